@@ -1,0 +1,62 @@
+# The project's entry points. Every target sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+BASE_URL ?= http://127.0.0.1:3000
+ADMIN_AUTH ?= admin:admin
+
+.PHONY: serve install test check lint test-pg conformance docs stubs bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/.base: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.test: pyproject.toml $(BIN)/.base
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.test node_modules/.installed  ## create .venv and node_modules with every dependency
+
+serve: $(BIN)/.base  ## run the server on :3000 (SQLite file by default; GF_* env vars apply)
+	$(BIN)/python -m handlers $(ARGS)
+
+check: install  ## lint and type-check: ruff, mypy, openapi-spec-validator, redocly
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/openapi-spec-validator openapi.yaml
+
+lint: install  ## apply ruff's formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: check  ## run every test (PostgreSQL and browser tests where installed)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-pg: install  ## run the server's tests on PostgreSQL only (starts a private server)
+	USERAPI_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests -m postgres $(PYTEST_ARGS)
+
+conformance: install  ## run the conformance suite against BASE_URL (ADMIN_AUTH=login:password)
+	$(BIN)/python -m conformance --base-url $(BASE_URL) --admin-auth $(ADMIN_AUTH)
+
+docs: install  ## build the static API docs into build/docs/
+	$(BIN)/python -m docs.build build/docs
+
+stubs: $(BIN)/.base  ## write a typed stub for every operation without a handler
+	$(BIN)/python -m handlers.stubs --write
+
+bench: install  ## run the benchmarks (see bench/README.md)
+	$(BIN)/python -m bench
+
+clean:  ## remove the environments and build output
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache

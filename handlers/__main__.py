@@ -1,0 +1,54 @@
+"""`python -m handlers` / `grafana-userapi`: serve the API with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from handlers.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = Settings.from_env().with_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.workers > 1:
+        # Each worker process builds its own app from the same environment.
+        os.environ.update(
+            GF_SERVER_HTTP_ADDR=settings.http_addr,
+            GF_DATABASE_URL=settings.database_url,
+            GF_SECURITY_ADMIN_USER=settings.admin_user,
+            GF_SECURITY_ADMIN_PASSWORD=settings.admin_password,
+            USERAPI_VALIDATE_RESPONSES=str(settings.validate_responses),
+        )
+        uvicorn.run(
+            "handlers.app:create_app_from_env",
+            factory=True,
+            host=settings.http_addr,
+            port=settings.http_port,
+            workers=settings.workers,
+            access_log=settings.access_log,
+        )
+        return
+    from handlers.app import create_app
+
+    app = create_app(settings)
+    print(
+        f"grafana-userapi listening on http://{settings.http_addr}:{settings.http_port}"
+        f" (database {settings.database_url})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=settings.http_addr,
+        port=settings.http_port,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Security functions for the spec's three schemes: basic, bearer token, session cookie.
+
+Each returns {"sub": login, "identity": Identity} to accept, or raises Unauthorized with
+Grafana's message. They run on the event loop, so the database work goes to a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from anyio import to_thread
+
+from handlers import deps
+from handlers.errors import Unauthorized
+from handlers.passwords import keyed_hash, password_matches
+from handlers.store import UserNotFound
+from handlers.store.models import Identity, User
+
+LOCKOUT_WINDOW = 5 * 60
+LAST_SEEN_INTERVAL = 15 * 60
+SESSION_TOUCH_INTERVAL = 10 * 60
+DAY = 24 * 3600
+
+
+def bad_credentials() -> Unauthorized:
+    return Unauthorized("Invalid username or password", message_id="password-auth.failed")
+
+
+def bad_api_key() -> Unauthorized:
+    return Unauthorized("Invalid API key", message_id="api-key.invalid")
+
+
+def client_ip(request: Any) -> str:
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if forwarded:
+        return str(forwarded.split(",")[0].strip())
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def accept(identity: Identity) -> dict[str, Any]:
+    return {"sub": identity.login, "identity": identity}
+
+
+def user_identity(ctx: deps.AppContext, user: User, session_id: int | None = None) -> Identity:
+    if user.is_disabled:
+        raise Unauthorized("Unauthorized", message_id="identity.disabled")
+    now = time.time()
+    if now - user.last_seen_at.timestamp() > LAST_SEEN_INTERVAL:
+        ctx.store.touch_last_seen(user.id)
+    role = ctx.store.org_role(user.id, user.org_id) or "None"
+    return Identity(
+        kind="user",
+        user_id=user.id,
+        login=user.login,
+        org_id=user.org_id,
+        org_role=role,
+        is_admin=user.is_admin,
+        session_id=session_id,
+    )
+
+
+def verify_password(ctx: deps.AppContext, username: str, password: str, ip: str) -> User:
+    """Check a login-or-email and password the way Grafana does, lockout included."""
+    settings, store = ctx.settings, ctx.store
+    now = int(time.time())
+    if (
+        not settings.disable_brute_force_protection
+        and store.failed_logins_since(username, now - LOCKOUT_WINDOW)
+        >= settings.brute_force_max_attempts
+    ):
+        raise bad_credentials()
+    try:
+        user = store.find_user(username)
+    except UserNotFound:
+        store.record_failed_login(username, ip, now)
+        raise bad_credentials() from None
+    key = (user.id, user.password, hashlib.sha256(password.encode()).hexdigest())
+    if settings.credential_cache and ctx.credentials.contains(key):
+        return user
+    if not user.password or not password_matches(password, user.salt, user.password):
+        store.record_failed_login(username, ip, now)
+        raise bad_credentials()
+    if settings.credential_cache:
+        ctx.credentials.add(key)
+    return user
+
+
+def _basic(ctx: deps.AppContext, username: str, password: str, ip: str) -> dict[str, Any]:
+    if username == "api_key":  # Grafana accepts a token as the password of user "api_key"
+        return _token(ctx, password)
+    user = verify_password(ctx, username, password, ip)
+    return accept(user_identity(ctx, user))
+
+
+def _token(ctx: deps.AppContext, token: str) -> dict[str, Any]:
+    identity = ctx.store.identity_for_key(
+        keyed_hash(token, ctx.settings.secret_key), int(time.time())
+    )
+    if identity is None:
+        raise bad_api_key()
+    return accept(identity)
+
+
+def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
+    now = int(time.time())
+    settings = ctx.settings
+    token = ctx.store.find_session(
+        keyed_hash(cookie, settings.secret_key),
+        created_after=now - settings.login_max_lifetime_days * DAY,
+        seen_after=now - settings.login_max_inactive_days * DAY,
+    )
+    if token is None:
+        raise Unauthorized()
+    try:
+        user = ctx.store.get_user(token.user_id)
+    except UserNotFound:
+        raise Unauthorized() from None
+    if now - token.rotated_at > SESSION_TOUCH_INTERVAL:
+        ctx.store.mark_seen(token.id, now)
+    return accept(user_identity(ctx, user, session_id=token.id))
+
+
+async def basic_auth(username: str, password: str, request: Any = None) -> dict[str, Any]:
+    ctx = deps.app_context(request)
+    return await to_thread.run_sync(_basic, ctx, username, password, client_ip(request))
+
+
+async def bearer_auth(token: str, request: Any = None) -> dict[str, Any]:
+    return await to_thread.run_sync(_token, deps.app_context(request), token)
+
+
+async def cookie_auth(api_key: str, request: Any = None) -> dict[str, Any]:
+    return await to_thread.run_sync(_session, deps.app_context(request), api_key)

@@ -1,0 +1,39 @@
+"""Supporting operations tagged `dashboards`: just enough dashboards to star them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import deps, views
+from handlers.errors import NotFound, PreconditionFailed
+from handlers.store import DashboardNotFound, NameTaken
+
+JSON = dict[str, Any]
+
+
+def post_dashboard(body: JSON) -> JSON:
+    who = deps.require_org_role("Editor")
+    dashboard: JSON = body["dashboard"]
+    try:
+        saved = deps.store().save_dashboard(
+            who.org_id,
+            title=str(dashboard["title"]),
+            uid=dashboard.get("uid") or None,
+            folder_uid=str(body.get("folderUid") or ""),
+            overwrite=bool(body.get("overwrite")),
+            data=dashboard,
+        )
+    except NameTaken:
+        raise PreconditionFailed(
+            "A dashboard with the same name in the folder already exists", status="name-exists"
+        ) from None
+    return views.dashboard_saved(saved)
+
+
+def delete_dashboard_by_uid(uid: str) -> JSON:
+    who = deps.require_org_role("Editor")
+    try:
+        gone = deps.store().delete_dashboard(who.org_id, uid)
+    except DashboardNotFound:
+        raise NotFound("Dashboard not found") from None
+    return {"title": gone.title, "message": f"Dashboard {gone.title} deleted", "id": gone.id}

@@ -1,0 +1,97 @@
+"""What a request can reach: the app's context (store, settings, caches) and the caller."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from threading import Lock
+from typing import Any
+
+from connexion import context, request
+
+from handlers.errors import AccessDenied, Forbidden
+from handlers.settings import Settings
+from handlers.store import Store
+from handlers.store.models import Identity
+
+SCOPE_KEY = "userapi"
+
+
+class CredentialCache:
+    """Remembers passwords already verified against a stored hash, so basic auth does not
+    pay PBKDF2's 10,000 rounds on every request. Keyed by the stored hash, which every
+    request reads from the database: a password change anywhere (any worker) misses."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._entries: OrderedDict[tuple[int, str, str], None] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def contains(self, key: tuple[int, str, str]) -> bool:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return True
+            return False
+
+    def add(self, key: tuple[int, str, str]) -> None:
+        with self._lock:
+            self._entries[key] = None
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+@dataclass
+class AppContext:
+    store: Store
+    settings: Settings
+    credentials: CredentialCache = field(default_factory=CredentialCache)
+
+
+def app_context(req: Any = None) -> AppContext:
+    scope = (req or request).scope
+    ctx: AppContext = scope[SCOPE_KEY]
+    return ctx
+
+
+def store() -> Store:
+    return app_context().store
+
+
+def settings() -> Settings:
+    return app_context().settings
+
+
+def caller() -> Identity:
+    """The authenticated identity of the current request."""
+    identity: Identity = context.context["token_info"]["identity"]
+    return identity
+
+
+def require_grafana_admin(action: str = "users:read") -> Identity:
+    """Grafana Admins hold the global users:* permissions; everyone else gets RBAC's 403."""
+    who = caller()
+    if not who.is_admin:
+        raise AccessDenied(action)
+    return who
+
+
+def require_org_role(minimum: str) -> Identity:
+    """The caller must hold at least this role in their current org (Grafana Admins pass)."""
+    who = caller()
+    ranks = {"None": 0, "Viewer": 1, "Editor": 2, "Admin": 3}
+    if not who.is_admin and ranks.get(who.org_role, 0) < ranks[minimum]:
+        raise Forbidden("Permission denied")
+    return who
+
+
+class ContextMiddleware:
+    """Puts the app's context into every request's ASGI scope (no module-level state)."""
+
+    def __init__(self, app: Any, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope[SCOPE_KEY] = self.ctx
+        await self.app(scope, receive, send)

@@ -1,0 +1,160 @@
+"""The API's one error vocabulary: every error leaves the server as JSON with a "message".
+
+    ApiError                      raised by handlers and security functions
+    ├── BadRequest      400       "bad request data" unless said otherwise
+    ├── Unauthorized    401       "Unauthorized"
+    ├── Forbidden       403       "Permission denied"
+    ├── AccessDenied    403       Grafana's RBAC denial body (accessErrorId, title)
+    ├── NotFound        404       "Not found"
+    ├── Conflict        409
+    └── PreconditionFailed 412
+
+connexion's own problems (validation, security, routing) are rendered in the same shape,
+with Grafana's texts: a body that fails the schema is "bad request data" (Grafana's binder
+says no more), a wrong content type is 400 as in Grafana, an unknown route or method is
+404 "Not found" (Grafana's router has no 405).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from http import HTTPStatus
+from typing import Any
+
+from connexion.exceptions import BadRequestProblem, ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.validators import JSONRequestBodyValidator
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope
+
+log = logging.getLogger("handlers")
+
+
+class ApiError(Exception):
+    status_code: int = HTTPStatus.INTERNAL_SERVER_ERROR
+    default_message = "Internal Server Error"
+
+    def __init__(
+        self, message: str | None = None, *, message_id: str | None = None, **extra: Any
+    ) -> None:
+        self.message = message or self.default_message
+        self.message_id = message_id
+        self.extra = extra
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message, **self.extra}
+        if self.message_id is not None:  # Grafana's errutil errors carry these three keys
+            body.update(messageId=self.message_id, statusCode=self.status_code, traceID="")
+        return body
+
+
+class BadRequest(ApiError):
+    status_code, default_message = HTTPStatus.BAD_REQUEST, "bad request data"
+
+
+class Unauthorized(ApiError):
+    status_code, default_message = HTTPStatus.UNAUTHORIZED, "Unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code, default_message = HTTPStatus.FORBIDDEN, "Permission denied"
+
+
+class AccessDenied(Forbidden):
+    """Grafana's RBAC refusal, naming the permission the caller lacks."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            "You'll need additional permissions to perform this action. "
+            f"Permissions needed: {action}",
+            accessErrorId=f"ACE{secrets.randbelow(10**10):010d}",
+            title="Access denied",
+        )
+
+
+class NotFound(ApiError):
+    status_code, default_message = HTTPStatus.NOT_FOUND, "Not found"
+
+
+class Conflict(ApiError):
+    status_code, default_message = HTTPStatus.CONFLICT, "Conflict"
+
+
+class PreconditionFailed(ApiError):
+    status_code, default_message = HTTPStatus.PRECONDITION_FAILED, "Precondition failed"
+
+
+class BodyRejected(BadRequestProblem):  # type: ignore[misc]
+    """A request body that is not JSON or does not fit its schema."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(detail="bad request data")
+        self.reason = reason
+
+
+class GrafanaBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
+    """connexion's JSON body validator, failing the way Grafana's binder does."""
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        try:
+            wrapped: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
+            return wrapped
+        except BodyRejected:
+            raise
+        except BadRequestProblem as problem:
+            raise BodyRejected(str(problem.detail)) from None
+
+
+def json_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=status,
+        body=json.dumps(body),
+        content_type="application/json",
+        headers=headers or {},
+    )
+
+
+def _api_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ApiError)
+    if exc.status_code == HTTPStatus.NOT_MODIFIED:  # HTTP forbids a body on 304
+        return ConnexionResponse(status_code=HTTPStatus.NOT_MODIFIED, body=b"")
+    return json_response(exc.status_code, exc.body())
+
+
+def _problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if isinstance(exc, BodyRejected):
+        log.info("rejected body on %s: %s", request.url.path, exc.reason)
+    if status == HTTPStatus.UNAUTHORIZED:
+        text = "Unauthorized"  # connexion's "No authorization token provided" and friends
+    elif status in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):
+        status, text = HTTPStatus.NOT_FOUND, "Not found"
+    elif status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
+        status, text = HTTPStatus.BAD_REQUEST, "bad request data"
+    elif isinstance(exc, ProblemException):
+        text = str(exc.detail or exc.title or HTTPStatus(status).phrase)
+    else:
+        text = str(exc.detail or HTTPStatus(status).phrase)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        log.error("%s %s failed: %s", request.method, request.url.path, text)
+        text = "Internal Server Error"
+    return json_response(status, {"message": text})
+
+
+def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})
+
+
+def register(app: Any) -> None:
+    """Install the handlers that give every error Grafana's JSON shape."""
+    app.add_error_handler(ApiError, _api_error)
+    app.add_error_handler(ProblemException, _problem)
+    app.add_error_handler(HTTPException, _problem)
+    app.add_error_handler(Exception, _unexpected)

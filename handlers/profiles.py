@@ -1,0 +1,46 @@
+"""Reading and updating one user's profile: shared by the `users` and `signed_in_user` tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import deps, views
+from handlers.errors import BadRequest, Conflict, Forbidden, NotFound
+from handlers.store import LoginConflict, UserNotFound
+
+JSON = dict[str, Any]
+
+
+def profile(user_id: int) -> JSON:
+    store = deps.store()
+    try:
+        user = store.get_user(user_id)
+    except UserNotFound:
+        raise NotFound("user not found") from None
+    return views.user_profile(user, is_external=bool(user.auth_labels))
+
+
+def apply_update(user_id: int, body: JSON) -> JSON:
+    """Grafana's update rules, shared by PUT /api/users/{id} and PUT /api/user."""
+    store = deps.store()
+    login = str(body.get("login") or "").strip()
+    email = str(body.get("email") or "").strip()
+    if store.is_external(user_id):
+        raise Forbidden("Cannot update external User")
+    if not (login or email):
+        raise BadRequest(
+            "Need to specify either username or email", message_id="user.empty-username-and-email"
+        )
+    try:
+        store.update_user(
+            user_id,
+            login=login or email,
+            email=email,
+            name=str(body.get("name") or ""),
+            theme=str(body.get("theme") or ""),
+        )
+    except UserNotFound:
+        raise NotFound("user not found") from None
+    except LoginConflict:
+        raise Conflict("Update would result in user login conflict") from None
+    return views.message("User updated")

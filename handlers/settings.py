@@ -1,0 +1,92 @@
+"""Typed server settings, read from Grafana's environment variable names or the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+DEFAULT_DATABASE_URL = "sqlite:///grafana-userapi.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs from outside; passed into create_app, never global."""
+
+    http_addr: str = "127.0.0.1"
+    http_port: int = 3000
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_user: str = "admin"
+    admin_password: str = "admin"
+    admin_email: str = "admin@localhost"
+    secret_key: str = "SW2YcwTIb9zpOOhoPsMm"  # Grafana's documented default; override it
+    cookie_name: str = "grafana_session"
+    login_max_lifetime_days: int = 30
+    login_max_inactive_days: int = 7
+    brute_force_max_attempts: int = 5
+    disable_brute_force_protection: bool = False
+    credential_cache: bool = True
+    validate_responses: bool = False
+    access_log: bool = True
+    version: str = "11.6.0-userapi"
+    workers: int = 1
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Read Grafana's `GF_*` variable names; unset ones keep Grafana's defaults."""
+
+        def get(name: str, default: str) -> str:
+            return environ.get(name, default)
+
+        def flag(name: str, default: bool) -> bool:
+            return get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+        return cls(
+            http_addr=get("GF_SERVER_HTTP_ADDR", cls.http_addr) or "0.0.0.0",
+            http_port=int(get("GF_SERVER_HTTP_PORT", str(cls.http_port))),
+            database_url=get("GF_DATABASE_URL", cls.database_url),
+            admin_user=get("GF_SECURITY_ADMIN_USER", cls.admin_user),
+            admin_password=get("GF_SECURITY_ADMIN_PASSWORD", cls.admin_password),
+            admin_email=get("GF_SECURITY_ADMIN_EMAIL", cls.admin_email),
+            secret_key=get("GF_SECURITY_SECRET_KEY", cls.secret_key),
+            cookie_name=get("GF_AUTH_LOGIN_COOKIE_NAME", cls.cookie_name),
+            brute_force_max_attempts=int(
+                get("GF_SECURITY_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS", "5")
+            ),
+            disable_brute_force_protection=flag(
+                "GF_SECURITY_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION", False
+            ),
+            credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
+            validate_responses=flag("USERAPI_VALIDATE_RESPONSES", False),
+            access_log=flag("USERAPI_ACCESS_LOG", True),
+        )
+
+    def with_args(self, argv: Sequence[str] | None = None) -> Settings:
+        """Apply command-line flags on top of these settings."""
+        parser = argparse.ArgumentParser(
+            prog="grafana-userapi", description="Serve Grafana's User HTTP API."
+        )
+        parser.add_argument("--host", default=self.http_addr, help="address to bind")
+        parser.add_argument("--port", type=int, default=self.http_port, help="port to bind")
+        parser.add_argument("--database-url", default=self.database_url, help="SQLAlchemy URL")
+        parser.add_argument("--admin-user", default=self.admin_user)
+        parser.add_argument("--admin-password", default=self.admin_password)
+        parser.add_argument(
+            "--validate-responses",
+            action="store_true",
+            default=self.validate_responses,
+            help="validate every response against openapi.yaml (slower)",
+        )
+        parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+        args = parser.parse_args(argv)
+        return replace(
+            self,
+            http_addr=args.host,
+            http_port=args.port,
+            database_url=args.database_url,
+            admin_user=args.admin_user,
+            admin_password=args.admin_password,
+            validate_responses=args.validate_responses,
+            workers=args.workers,
+        )

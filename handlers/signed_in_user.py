@@ -1,0 +1,168 @@
+"""Operations tagged `signed_in_user`: the caller's own profile, orgs, teams, stars, sessions."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from handlers import deps, views
+from handlers.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from handlers.passwords import encode_password, password_matches, too_short
+from handlers.profiles import apply_update, profile
+from handlers.store import DashboardNotFound, NotAMember, TokenNotFound
+from handlers.store.models import Identity
+
+JSON = dict[str, Any]
+DAY = 24 * 3600
+
+
+class NotModified(ApiError):
+    """Grafana's answer to a service account on user-only endpoints: 304, no body."""
+
+    status_code = 304
+
+
+def _user_only() -> Identity:
+    who = deps.caller()
+    if not who.is_user:
+        raise NotModified()
+    return who
+
+
+def get_signed_in_user() -> JSON:
+    who = deps.caller()
+    if who.is_user:
+        return profile(who.user_id)
+    # Newer Grafana answers a service account with a minimal, id-less profile.
+    return {
+        "id": 0,
+        "uid": f"service-account:{who.user_id}",
+        "email": "",
+        "name": who.login,
+        "login": who.login,
+        "theme": "",
+        "orgId": who.org_id,
+        "isGrafanaAdmin": False,
+        "isDisabled": False,
+        "isExternal": False,
+        "isExternallySynced": False,
+        "isGrafanaAdminExternallySynced": False,
+        "authLabels": None,
+        "updatedAt": "0001-01-01T00:00:00Z",
+        "createdAt": "0001-01-01T00:00:00Z",
+        "avatarUrl": "",
+    }
+
+
+def update_signed_in_user(body: JSON) -> JSON:
+    return apply_update(_user_only().user_id, body)
+
+
+def change_user_password(body: JSON) -> JSON:
+    who = _user_only()
+    store = deps.store()
+    if store.is_external(who.user_id):
+        raise Forbidden("Cannot update external User")
+    user = store.get_user(who.user_id)
+    if not password_matches(str(body.get("oldPassword", "")), user.salt, user.password):
+        raise BadRequest("Invalid old password", message_id="user.password-missmatch")
+    new = str(body.get("newPassword", ""))
+    if too_short(new):
+        raise BadRequest(
+            "New password is too short", message_id="password.password-policy-too-short"
+        )
+    store.set_password(who.user_id, encode_password(new, user.salt))
+    return views.message("User password changed")
+
+
+def user_set_using_org(org_id: int) -> JSON:
+    who = _user_only()
+    try:
+        deps.store().set_active_org(who.user_id, org_id)
+    except NotAMember:
+        raise Unauthorized("Not a valid organization") from None
+    return views.message("Active organization changed")
+
+
+def get_signed_in_user_org_list() -> list[JSON]:
+    return [views.user_org(m) for m in deps.store().user_orgs(_user_only().user_id)]
+
+
+def get_signed_in_user_team_list() -> list[JSON]:
+    who = _user_only()
+    return [views.team(t) for t in deps.store().user_teams(who.user_id, who.org_id)]
+
+
+def _dashboard_id(dashboard_id: int) -> int:
+    if dashboard_id <= 0:
+        raise BadRequest("Missing dashboard id")
+    return dashboard_id
+
+
+def star_dashboard(dashboard_id: int) -> JSON:
+    # The deprecated by-id route never checked that the dashboard exists.
+    who = deps.caller()
+    deps.store().star(who.user_id, _dashboard_id(dashboard_id), who.org_id)
+    return views.message("Dashboard starred!")
+
+
+def unstar_dashboard(dashboard_id: int) -> JSON:
+    deps.store().unstar(deps.caller().user_id, _dashboard_id(dashboard_id))
+    return views.message("Dashboard unstarred")
+
+
+def star_dashboard_by_uid(dashboard_uid: str) -> JSON:
+    who = deps.caller()
+    store = deps.store()
+    try:
+        dashboard = store.get_dashboard(who.org_id, dashboard_uid)
+    except DashboardNotFound:
+        raise NotFound("Dashboard not found") from None
+    store.star(who.user_id, dashboard.id, who.org_id)
+    return views.message("Dashboard starred!")
+
+
+def unstar_dashboard_by_uid(dashboard_uid: str) -> JSON:
+    who = deps.caller()
+    store = deps.store()
+    # Unstarring what is not starred (or not there at all) is not an error.
+    with contextlib.suppress(DashboardNotFound):
+        store.unstar(who.user_id, store.get_dashboard(who.org_id, dashboard_uid).id)
+    return views.message("Dashboard unstarred")
+
+
+def get_stars() -> list[str]:
+    who = deps.caller()
+    return deps.store().starred_uids(who.user_id, who.org_id)
+
+
+def _session_window() -> dict[str, int]:
+    now, settings = int(time.time()), deps.settings()
+    return {
+        "created_after": now - settings.login_max_lifetime_days * DAY,
+        "seen_after": now - settings.login_max_inactive_days * DAY,
+    }
+
+
+def get_user_auth_tokens() -> list[JSON]:
+    who = deps.caller()
+    if not who.is_user:
+        raise Forbidden("entity not allowed to get tokens")
+    tokens = deps.store().list_sessions(who.user_id, **_session_window())
+    return [views.auth_token(t, current_session=who.session_id) for t in tokens]
+
+
+def revoke_user_auth_token(body: JSON) -> JSON:
+    who = deps.caller()
+    if not who.is_user:
+        raise Forbidden("entity not allowed to revoke tokens")
+    store = deps.store()
+    try:
+        token = store.get_session(who.user_id, int(body.get("authTokenId") or 0))
+    except TokenNotFound:
+        raise NotFound("User auth token not found") from None
+    if token.id == who.session_id:
+        raise BadRequest("Cannot revoke active user auth token")
+    store.delete_session(token.id)
+    return views.message("User auth token revoked")

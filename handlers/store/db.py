@@ -1,0 +1,153 @@
+"""The Store's foundation: engine, short transactions, migrations and Grafana's first-start data."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import string
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, select, text
+from sqlalchemy.pool import StaticPool
+
+from handlers.store import schema
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+INT64_MAX = 2**63 - 1
+_UID_HEAD = string.ascii_lowercase
+_UID_TAIL = string.ascii_lowercase + string.digits
+
+
+def utcnow() -> datetime:
+    """Now, whole seconds, naive UTC (how every DATETIME column is stored)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def new_uid() -> str:
+    """A Grafana-style short UID: a letter followed by 13 lower-case letters or digits."""
+    return secrets.choice(_UID_HEAD) + "".join(secrets.choice(_UID_TAIL) for _ in range(13))
+
+
+def in_int64(value: int) -> bool:
+    return 0 < value <= INT64_MAX
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT just created."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned per backend: SQLite in WAL mode with immediate write transactions."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    memory = url in {"sqlite://", "sqlite:///:memory:"}
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A write transaction takes the write lock up front, so two writers queue on
+        # busy_timeout instead of failing when a read lock cannot be upgraded.
+        write = conn.get_execution_options().get("write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Owns the engine; every store method runs in one short transaction from here."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (serialised across processes)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(3000)"))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(
+    conn: Connection, *, admin_login: str, admin_email: str, password_hash: str, salt: str
+) -> None:
+    """Grafana's first start: org 1 "Main Org." and a Grafana Admin who is its Admin."""
+    now = utcnow()
+    if conn.execute(select(schema.orgs.c.id).limit(1)).first() is None:
+        conn.execute(
+            schema.orgs.insert().values(id=1, name="Main Org.", version=0, created=now, updated=now)
+        )
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('org', 'id'), 1)"))
+    if conn.execute(select(schema.users.c.id).limit(1)).first() is not None:
+        return
+    result = conn.execute(
+        schema.users.insert().values(
+            uid=new_uid(),
+            login=admin_login.lower(),
+            email=admin_email.lower(),
+            name="",
+            password=password_hash,
+            salt=salt,
+            rands="",
+            company="",
+            org_id=1,
+            is_admin=True,
+            email_verified=False,
+            theme="",
+            created=now,
+            updated=now,
+            last_seen_at=now,
+            is_disabled=False,
+            is_service_account=False,
+            version=0,
+        )
+    )
+    conn.execute(
+        schema.org_users.insert().values(
+            org_id=1, user_id=new_id(result), role="Admin", created=now, updated=now
+        )
+    )

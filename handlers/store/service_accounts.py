@@ -1,0 +1,152 @@
+"""Service accounts (users flagged as such, with an org role) and their API tokens."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from handlers.store import schema
+from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.errors import NameTaken, ServiceAccountNotFound
+from handlers.store.models import Identity, ServiceAccount
+
+U, M, K = schema.users, schema.org_users, schema.api_keys
+
+
+class ServiceAccountStore:
+    db: Database
+
+    def create_service_account(
+        self, org_id: int, *, name: str, role: str, is_disabled: bool
+    ) -> ServiceAccount:
+        now = utcnow()
+        login = f"sa-{org_id}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}"
+        with self.db.write() as conn:
+            if conn.execute(select(U.c.id).where(U.c.login == login)).first() is not None:
+                raise NameTaken(name)
+            try:
+                sa_id = new_id(
+                    conn.execute(
+                        insert(U).values(
+                            uid=new_uid(),
+                            login=login,
+                            email=login,
+                            name=name,
+                            password="",
+                            salt="",
+                            rands="",
+                            company="",
+                            org_id=org_id,
+                            is_admin=False,
+                            email_verified=False,
+                            theme="",
+                            created=now,
+                            updated=now,
+                            last_seen_at=now,
+                            is_disabled=is_disabled,
+                            is_service_account=True,
+                            version=0,
+                        )
+                    )
+                )
+            except IntegrityError:
+                raise NameTaken(name) from None
+            conn.execute(
+                insert(M).values(org_id=org_id, user_id=sa_id, role=role, created=now, updated=now)
+            )
+        return self.get_service_account(org_id, sa_id)
+
+    def get_service_account(self, org_id: int, sa_id: int) -> ServiceAccount:
+        if not in_int64(sa_id):
+            raise ServiceAccountNotFound(sa_id)
+        tokens = (
+            select(func.count())
+            .select_from(K)
+            .where(K.c.service_account_id == U.c.id)
+            .scalar_subquery()
+        )
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(U, M.c.role, tokens.label("tokens"))
+                .join(M, (M.c.user_id == U.c.id) & (M.c.org_id == org_id))
+                .where(U.c.id == sa_id, U.c.is_service_account.is_(True))
+            ).first()
+        if row is None:
+            raise ServiceAccountNotFound(sa_id)
+        return ServiceAccount(
+            id=row.id,
+            uid=row.uid,
+            name=row.name,
+            login=row.login,
+            org_id=org_id,
+            role=row.role,
+            is_disabled=row.is_disabled,
+            tokens=row.tokens,
+        )
+
+    def add_token(
+        self, org_id: int, sa_id: int, *, name: str, key_hash: str, expires: int | None
+    ) -> int:
+        account = self.get_service_account(org_id, sa_id)
+        now = utcnow()
+        with self.db.write() as conn:
+            if (
+                conn.execute(select(K.c.id).where(K.c.org_id == org_id, K.c.name == name)).first()
+                is not None
+            ):
+                raise NameTaken(name)
+            try:
+                token_id: int = new_id(
+                    conn.execute(
+                        insert(K).values(
+                            org_id=org_id,
+                            name=name,
+                            key=key_hash,
+                            role=account.role,
+                            created=now,
+                            updated=now,
+                            expires=expires,
+                            service_account_id=sa_id,
+                            is_revoked=False,
+                        )
+                    )
+                )
+            except IntegrityError:
+                raise NameTaken(name) from None
+            return token_id
+
+    def identity_for_key(self, key_hash: str, now: int) -> Identity | None:
+        """The service account a token authenticates, if the token is live."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(
+                    K.c.expires,
+                    K.c.is_revoked,
+                    K.c.org_id,
+                    K.c.role,
+                    U.c.id,
+                    U.c.login,
+                    U.c.is_disabled,
+                )
+                .join(U, U.c.id == K.c.service_account_id)
+                .where(K.c.key == key_hash)
+            ).first()
+        if row is None or row.is_revoked or row.is_disabled:
+            return None
+        if row.expires is not None and row.expires <= now:
+            return None
+        return Identity(
+            kind="service_account",
+            user_id=row.id,
+            login=row.login,
+            org_id=row.org_id,
+            org_role=row.role,
+            is_admin=False,
+        )
+
+    def raw_user_row(self, user_id: int) -> Any:
+        with self.db.read() as conn:
+            return conn.execute(select(U).where(U.c.id == user_id)).first()

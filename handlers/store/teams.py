@@ -1,0 +1,122 @@
+"""Teams within an org and their members."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from handlers.store import schema
+from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.errors import AlreadyMember, NameTaken, TeamNotFound
+from handlers.store.models import Team
+
+T, TM = schema.teams, schema.team_members
+TEAM_ADMIN = 4
+
+
+class TeamStore:
+    db: Database
+
+    def create_team(
+        self, org_id: int, name: str, email: str, *, creator_id: int | None
+    ) -> tuple[int, str]:
+        """Create a team; a user who creates one becomes its admin member, as in Grafana."""
+        now = utcnow()
+        uid = new_uid()
+        with self.db.write() as conn:
+            if (
+                conn.execute(select(T.c.id).where(T.c.org_id == org_id, T.c.name == name)).first()
+                is not None
+            ):
+                raise NameTaken(name)
+            try:
+                team_id: int = new_id(
+                    conn.execute(
+                        insert(T).values(
+                            uid=uid, org_id=org_id, name=name, email=email, created=now, updated=now
+                        )
+                    )
+                )
+            except IntegrityError:
+                raise NameTaken(name) from None
+            if creator_id is not None:
+                conn.execute(
+                    insert(TM).values(
+                        org_id=org_id,
+                        team_id=team_id,
+                        user_id=creator_id,
+                        permission=TEAM_ADMIN,
+                        created=now,
+                        updated=now,
+                    )
+                )
+            return team_id, uid
+
+    def delete_team(self, org_id: int, team_id: int) -> None:
+        if not in_int64(team_id):
+            raise TeamNotFound(team_id)
+        with self.db.write() as conn:
+            done = conn.execute(delete(T).where(T.c.id == team_id, T.c.org_id == org_id))
+            if done.rowcount == 0:
+                raise TeamNotFound(team_id)
+            conn.execute(delete(TM).where(TM.c.team_id == team_id))
+
+    def add_team_member(self, org_id: int, team_id: int, user_id: int) -> None:
+        now = utcnow()
+        with self.db.write() as conn:
+            if (
+                not in_int64(team_id)
+                or conn.execute(
+                    select(T.c.id).where(T.c.id == team_id, T.c.org_id == org_id)
+                ).first()
+                is None
+            ):
+                raise TeamNotFound(team_id)
+            if (
+                conn.execute(
+                    select(TM.c.id).where(TM.c.team_id == team_id, TM.c.user_id == user_id)
+                ).first()
+                is not None
+            ):
+                raise AlreadyMember(user_id)
+            try:
+                conn.execute(
+                    insert(TM).values(
+                        org_id=org_id,
+                        team_id=team_id,
+                        user_id=user_id,
+                        permission=0,
+                        created=now,
+                        updated=now,
+                    )
+                )
+            except IntegrityError:
+                raise AlreadyMember(user_id) from None
+
+    def user_teams(self, user_id: int, org_id: int) -> list[Team]:
+        """Teams of one org that the user belongs to, in creation order."""
+        if not in_int64(user_id):
+            return []
+        counts = (
+            select(TM.c.team_id, func.count().label("members")).group_by(TM.c.team_id).subquery()
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(T, TM.c.permission, counts.c.members)
+                .join(TM, and_(TM.c.team_id == T.c.id, TM.c.user_id == user_id))
+                .join(counts, counts.c.team_id == T.c.id)
+                .where(T.c.org_id == org_id)
+                .order_by(T.c.id)
+            ).all()
+        return [
+            Team(
+                id=r.id,
+                uid=r.uid,
+                org_id=r.org_id,
+                name=r.name,
+                email=r.email,
+                member_count=r.members,
+                permission=r.permission,
+            )
+            for r in rows
+        ]

@@ -1,0 +1,350 @@
+"""Users: profiles, search, updates, passwords, admin flags and failed-login bookkeeping."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from handlers.store import schema
+from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.errors import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
+from handlers.store.models import Page, User
+
+U = schema.users
+SORT_COLUMNS = {
+    "login": U.c.login,
+    "email": U.c.email,
+    "name": U.c.name,
+    "lastSeenAtAge": U.c.last_seen_at,
+}
+# Grafana applies sort options in this fixed priority, whatever order they were given in.
+SORT_PRIORITY = ["login", "email", "name", "lastSeenAtAge"]
+
+
+def to_user(row: Row[Any], labels: Sequence[str] = ()) -> User:
+    m = row._mapping
+    return User(
+        id=m["id"],
+        uid=m["uid"],
+        login=m["login"],
+        email=m["email"],
+        name=m["name"],
+        theme=m["theme"],
+        org_id=m["org_id"],
+        is_admin=m["is_admin"],
+        is_disabled=m["is_disabled"],
+        is_service_account=m["is_service_account"],
+        created=m["created"],
+        updated=m["updated"],
+        last_seen_at=m["last_seen_at"],
+        password=m["password"],
+        salt=m["salt"],
+        auth_labels=tuple(labels),
+    )
+
+
+def like_pattern(query: str) -> str:
+    # Grafana does not escape % and _ in the query: they act as wildcards there too.
+    return f"%{query.lower()}%"
+
+
+class UserStore:
+    db: Database
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get_user(self, user_id: int, *, service_accounts: bool = False) -> User:
+        if not in_int64(user_id):
+            raise UserNotFound(user_id)
+        with self.db.read() as conn:
+            cond = U.c.id == user_id
+            if not service_accounts:
+                cond = and_(cond, U.c.is_service_account.is_(False))
+            row = conn.execute(select(U).where(cond)).first()
+            if row is None:
+                raise UserNotFound(user_id)
+            return to_user(row, self._labels(conn, [user_id]).get(user_id, ()))
+
+    def find_user(self, login_or_email: str) -> User:
+        """Exact, case-insensitive; e-mail first when the value contains '@'."""
+        value = login_or_email.lower()
+        if not value:
+            raise UserNotFound(value)
+        order = [U.c.email, U.c.login] if "@" in value else [U.c.login, U.c.email]
+        with self.db.read() as conn:
+            for column in order:
+                row = conn.execute(
+                    select(U).where(column == value, U.c.is_service_account.is_(False))
+                ).first()
+                if row is not None:
+                    return to_user(row)
+        raise UserNotFound(value)
+
+    def search_users(
+        self, *, query: str, page: int, per_page: int, sort: Sequence[tuple[str, bool]] = ()
+    ) -> Page[User]:
+        """Case-insensitive substring search over login, email and name."""
+        cond: ColumnElement[bool] = U.c.is_service_account.is_(False)
+        if query:
+            pattern = like_pattern(query)
+            cond = and_(
+                cond,
+                or_(
+                    U.c.login.like(pattern),
+                    U.c.email.like(pattern),
+                    func.lower(U.c.name).like(pattern),
+                ),
+            )
+        if sort:
+            ranked = sorted(sort, key=lambda item: SORT_PRIORITY.index(item[0]))
+            order = [
+                SORT_COLUMNS[k].desc() if desc else SORT_COLUMNS[k].asc() for k, desc in ranked
+            ]
+        else:
+            order = [U.c.login.asc(), U.c.email.asc()]
+        with self.db.read() as conn:
+            total = conn.execute(select(func.count()).select_from(U).where(cond)).scalar_one()
+            offset = per_page * (page - 1)
+            rows = (
+                conn.execute(
+                    select(U).where(cond).order_by(*order).limit(per_page).offset(offset)
+                ).all()
+                if offset < total
+                else []
+            )
+            labels = self._labels(conn, [r.id for r in rows])
+            items = [to_user(r, labels.get(r.id, ())) for r in rows]
+        return Page(items=items, total_count=total, page=page, per_page=per_page)
+
+    def is_external(self, user_id: int) -> bool:
+        with self.db.read() as conn:
+            return bool(self._labels(conn, [user_id]))
+
+    def _labels(self, conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The auth label of each user's most recent external login, like Grafana's authLabels."""
+        if not ids:
+            return {}
+        a = schema.user_auth
+        rows = conn.execute(
+            select(a.c.user_id, a.c.auth_module).where(a.c.user_id.in_(ids)).order_by(a.c.id)
+        ).all()
+        return {user_id: (auth_label(module),) for user_id, module in rows}
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        *,
+        login: str,
+        email: str,
+        name: str,
+        password_hash: str,
+        salt: str,
+        org_id: int | None = None,
+        is_admin: bool = False,
+        service_account: bool = False,
+        role: str = "Viewer",
+    ) -> User:
+        now = utcnow()
+        login, email = (login or email).lower(), (email or login).lower()
+        with self.db.write() as conn:
+            if (
+                org_id is not None
+                and conn.execute(select(schema.orgs.c.id).where(schema.orgs.c.id == org_id)).first()
+                is None
+            ):
+                raise OrgNotFound(org_id)
+            target_org = org_id or 1
+            if self._conflicts(conn, login, email):
+                raise LoginConflict(login)
+            values = {
+                "uid": new_uid(),
+                "login": login,
+                "email": email,
+                "name": name,
+                "password": password_hash,
+                "salt": salt,
+                "rands": "",
+                "company": "",
+                "org_id": target_org,
+                "is_admin": is_admin,
+                "email_verified": False,
+                "theme": "",
+                "created": now,
+                "updated": now,
+                # Grafana backdates new users' last-seen by ten years ("10 years" ago).
+                "last_seen_at": now.replace(year=now.year - 10),
+                "is_disabled": False,
+                "is_service_account": service_account,
+                "version": 0,
+            }
+            try:
+                user_id = new_id(conn.execute(insert(U).values(**values)))
+            except IntegrityError:
+                raise LoginConflict(login) from None
+            conn.execute(
+                insert(schema.org_users).values(
+                    org_id=target_org, user_id=user_id, role=role, created=now, updated=now
+                )
+            )
+            return to_user(conn.execute(select(U).where(U.c.id == user_id)).one())
+
+    def _conflicts(
+        self, conn: Connection, login: str, email: str, exclude: int | None = None
+    ) -> bool:
+        cond = or_(U.c.login.in_([login, email]), U.c.email.in_([login, email]))
+        if exclude is not None:
+            cond = and_(cond, U.c.id != exclude)
+        return conn.execute(select(U.c.id).where(cond).limit(1)).first() is not None
+
+    def update_user(self, user_id: int, *, login: str, email: str, name: str, theme: str) -> None:
+        """Write the non-empty fields; login and email are stored lower-cased."""
+        changes: dict[str, Any] = {
+            key: value
+            for key, value in {
+                "login": login.lower(),
+                "email": email.lower(),
+                "name": name,
+                "theme": theme,
+            }.items()
+            if value
+        }
+        with self.db.write() as conn:
+            current = (
+                conn.execute(
+                    select(U).where(U.c.id == user_id, U.c.is_service_account.is_(False))
+                ).first()
+                if in_int64(user_id)
+                else None
+            )
+            if current is None:
+                raise UserNotFound(user_id)
+            new_login = changes.get("login", current.login)
+            new_email = changes.get("email", current.email)
+            if self._conflicts(conn, new_login, new_email, exclude=user_id):
+                raise LoginConflict(new_login)
+            try:
+                conn.execute(
+                    update(U)
+                    .where(U.c.id == user_id)
+                    .values(**changes, updated=utcnow(), version=U.c.version + 1)
+                )
+            except IntegrityError:
+                raise LoginConflict(new_login) from None
+
+    def set_password(self, user_id: int, password_hash: str) -> None:
+        self._set(user_id, password=password_hash)
+
+    def set_disabled(self, user_id: int, disabled: bool) -> None:
+        self._set(user_id, is_disabled=disabled)
+        if disabled:
+            self.revoke_all_sessions(user_id)  # type: ignore[attr-defined]
+
+    def set_active_org_unchecked(self, user_id: int, org_id: int) -> None:
+        self._set(user_id, org_id=org_id)
+
+    def set_grafana_admin(self, user_id: int, is_admin: bool) -> None:
+        with self.db.write() as conn:
+            if not is_admin:
+                admins = conn.execute(select(U.c.id).where(U.c.is_admin.is_(True))).all()
+                if [r.id for r in admins] == [user_id]:
+                    raise LastAdmin(user_id)
+            self._set(user_id, conn=conn, is_admin=is_admin)
+
+    def _set(self, user_id: int, conn: Connection | None = None, **values: Any) -> None:
+        if not in_int64(user_id):
+            raise UserNotFound(user_id)
+        with contextlib.nullcontext(conn) if conn is not None else self.db.write() as c:
+            done = c.execute(
+                update(U)
+                .where(U.c.id == user_id, U.c.is_service_account.is_(False))
+                .values(**values, updated=utcnow())
+            )
+            if done.rowcount == 0:
+                raise UserNotFound(user_id)
+
+    def touch_last_seen(self, user_id: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(U).where(U.c.id == user_id).values(last_seen_at=utcnow()))
+
+    def delete_user(self, user_id: int) -> None:
+        if not in_int64(user_id):
+            raise UserNotFound(user_id)
+        with self.db.write() as conn:
+            done = conn.execute(
+                delete(U).where(U.c.id == user_id, U.c.is_service_account.is_(False))
+            )
+            if done.rowcount == 0:
+                raise UserNotFound(user_id)
+            for table in (
+                schema.org_users,
+                schema.team_members,
+                schema.stars,
+                schema.user_auth_tokens,
+                schema.user_auth,
+            ):
+                conn.execute(delete(table).where(table.c.user_id == user_id))
+
+    def link_external(self, user_id: int, auth_module: str, auth_id: str) -> None:
+        """Mark a user as coming from an identity provider (LDAP, OAuth...)."""
+        with self.db.write() as conn:
+            conn.execute(
+                insert(schema.user_auth).values(
+                    user_id=user_id, auth_module=auth_module, auth_id=auth_id, created=utcnow()
+                )
+            )
+
+    # -- brute-force protection ----------------------------------------------------------
+
+    def record_failed_login(self, username: str, ip: str, now: int) -> None:
+        a = schema.login_attempts
+        with self.db.write() as conn:
+            conn.execute(
+                insert(a).values(username=username.lower(), ip_address=ip[:64], created=now)
+            )
+
+    def failed_logins_since(self, username: str, since: int) -> int:
+        a = schema.login_attempts
+        with self.db.read() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(a)
+                .where(a.c.username == username.lower(), a.c.created > since)
+            ).scalar_one()
+
+    def reset_failed_logins(self, username: str) -> None:
+        a = schema.login_attempts
+        with self.db.write() as conn:
+            conn.execute(delete(a).where(a.c.username == username.lower()))
+
+
+def auth_label(module: str) -> str:
+    """Grafana's display label for an auth module ("oauth_github" -> "GitHub")."""
+    labels = {
+        "ldap": "LDAP",
+        "oauth_github": "GitHub",
+        "oauth_gitlab": "GitLab",
+        "oauth_google": "Google",
+        "oauth_azuread": "AzureAD",
+        "oauth_okta": "Okta",
+        "oauth_generic_oauth": "OAuth",
+        "auth.saml": "SAML",
+        "authproxy": "Auth Proxy",
+        "auth.jwt": "JWT",
+    }
+    return labels.get(module, "OAuth" if module.startswith("oauth") else "Unknown")
