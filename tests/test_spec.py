@@ -315,6 +315,7 @@ def test_every_errata_entry_is_complete_and_appears_in_errata_md(errata: list[Js
         for field in ("id", "concerns", "what", "grafana_source", "spec_handling", "explains"):
             assert field in entry, f"{entry.get('id')}: no {field}"
         assert set(entry["concerns"]) <= {"docs-page", "grafana-spec"}
+        assert isinstance(entry["explains"], list), f"{entry['id']}: explains must be a list"
         assert all(source.startswith("pkg/") for source in entry["grafana_source"])
         assert f"`{entry['id']}`" in prose, f"{entry['id']} is missing from docs/errata.md"
 
@@ -332,7 +333,7 @@ def test_every_difference_from_grafanas_own_spec_is_explained_in_the_errata(
     if not GRAFANA_SUBSET_PATH.exists():
         pytest.skip(f"Grafana's spec subset is not beside the clone ({GRAFANA_SUBSET_PATH.name})")
     found = differences(spec, load_grafana_subset())
-    explained = [key for entry in errata for key in entry["explains"]]
+    explained = [key for entry in errata for key in entry.get("explains") or []]
     assert len(explained) == len(set(explained)), "a difference is explained twice"
     unexplained = {key: found[key] for key in sorted(found.keys() - set(explained))}
     stale = sorted(set(explained) - found.keys())
