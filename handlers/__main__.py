@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,9 @@ from handlers.settings import Settings
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = Settings.from_env().with_args(argv)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; exiting 0 from
+    # here tells a supervisor the shutdown was clean.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if settings.workers > 1:
         # Each worker process builds its own app from the same environment.

@@ -12,6 +12,7 @@ from typing import Any
 import inflection
 import yaml
 from connexion import AsyncApp
+from connexion.datastructures import MediaTypeDict
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
@@ -19,7 +20,12 @@ from connexion.validators import VALIDATOR_MAP
 
 from handlers import errors
 from handlers.deps import AppContext, ContextMiddleware
-from handlers.middleware import BodyLimitMiddleware, MetricsMiddleware, SpecMiddleware
+from handlers.middleware import (
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    SpecMiddleware,
+    TrailingSlashMiddleware,
+)
 from handlers.settings import Settings
 from handlers.store import Store, open_store
 
@@ -84,7 +90,9 @@ def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
         )
     spec = load_spec()
     app = AsyncApp(__name__)
-    validators = {**VALIDATOR_MAP, "body": {"*/*json": errors.GrafanaBodyValidator}}
+    # A MediaTypeDict, not a dict: connexion matches "application/json" against the
+    # "*/*json" range only through it; with a plain dict every body went unvalidated.
+    validators = {**VALIDATOR_MAP, "body": MediaTypeDict({"*/*json": errors.GrafanaBodyValidator})}
     app.add_api(
         spec,
         resolver=Resolver(function_resolver=resolve(spec)),
@@ -107,6 +115,7 @@ def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
     )
     app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(TrailingSlashMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         SpecMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=_read_spec()
     )

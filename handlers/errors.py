@@ -96,7 +96,19 @@ class BodyRejected(BadRequestProblem):  # type: ignore[misc]
 
 
 class GrafanaBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
-    """connexion's JSON body validator, failing the way Grafana's binder does."""
+    """connexion's JSON body validator, binding and failing the way Grafana's binder does:
+    top-level keys match the schema's property names case-insensitively, as Go's
+    encoding/json matches struct fields (clients send `OrgId` for `orgId`)."""
+
+    MUTABLE_VALIDATION = True  # hand the handler the body with its keys normalised
+
+    async def _parse(self, stream: Any, scope: Scope) -> Any:
+        body = await super()._parse(stream, scope=scope)
+        properties = self._schema.get("properties") if isinstance(self._schema, dict) else None
+        if isinstance(body, dict) and properties:
+            names = {name.lower(): name for name in properties}
+            body = {names.get(key.lower(), key): value for key, value in body.items()}
+        return body
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         try:
@@ -126,11 +138,45 @@ def _api_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return json_response(exc.status_code, exc.body())
 
 
+# Grafana's words for a path id it cannot use, by the path segment before the id
+# (connexion's own text quotes the schema, which is not for clients).
+_PATH_ID_MESSAGES = {
+    "users": "id is invalid",
+    "using": "orgId is invalid",
+    "orgs": "orgId is invalid",
+    "teams": "teamId is invalid",
+    "dashboard": "Invalid dashboard ID",
+    "serviceaccounts": "Service Account ID is invalid",
+}
+
+
+def _bad_parameter(request: ConnexionRequest, detail: str) -> ApiError:
+    """A query or path parameter that fails the schema, in Grafana's words."""
+    log.info("rejected parameter on %s: %s", request.url.path, detail)
+    sort = request.query_params.get("sort")
+    if sort is not None and detail.startswith(f"{sort!r} does not match"):
+        return BadRequest("Bad request", message_id="unknown sorting option")
+    path = request.url.path
+    segments = path.split("/")
+    for before, segment in zip(segments, segments[1:], strict=False):
+        if before in _PATH_ID_MESSAGES and detail.startswith(f"{segment} is "):
+            if path.startswith("/api/user/using/"):
+                return BadRequest("id is invalid")
+            return BadRequest(_PATH_ID_MESSAGES[before])
+    return BadRequest()
+
+
 def _problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     if isinstance(exc, BodyRejected):
         log.info("rejected body on %s: %s", request.url.path, exc.reason)
+        if request.url.path == "/login":  # the login form has its own words for this
+            login = BadRequest("bad login data", message_id="form-auth.invalid")
+            return json_response(login.status_code, login.body())
+    elif type(exc) is BadRequestProblem:  # connexion's parameter validation
+        error = _bad_parameter(request, str(exc.detail))
+        return json_response(error.status_code, error.body())
     if status == HTTPStatus.UNAUTHORIZED:
         text = "Unauthorized"  # connexion's "No authorization token provided" and friends
     elif status in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):

@@ -146,3 +146,26 @@ class SpecMiddleware:
             await send({"type": "http.response.body", "body": self.payload})
             return
         await self.app(scope, receive, send)
+
+
+class TrailingSlashMiddleware:
+    """Grafana's router ignores a trailing slash (`/api/user/` is `/api/user`); Starlette
+    would answer 307. The interactive docs at /docs/ keep theirs."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and len(path) > 1
+            and path.endswith("/")
+            and not path.startswith("/docs")
+        ):
+            scope = {
+                **scope,
+                "path": path.rstrip("/") or "/",
+                "raw_path": scope.get("raw_path", b"").rstrip(b"/") or b"/",
+            }
+        await self.app(scope, receive, send)
