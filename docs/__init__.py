@@ -1,0 +1,1 @@
+"""Generated API documentation: `python -m docs.build OUTDIR` builds the static site."""
