@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import deps, views
-from handlers.errors import BadRequest, NotFound, PreconditionFailed
+from handlers.errors import ApiError, BadRequest, Forbidden, NotFound, PreconditionFailed
 from handlers.passwords import encode_password, random_string, too_short
 from handlers.store import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
 
@@ -77,7 +77,8 @@ def admin_update_user_password(user_id: int, body: JSON) -> JSON:
 
 
 def admin_update_user_permissions(user_id: int, body: JSON) -> JSON:
-    deps.require_grafana_admin("users.permissions:update")
+    if not deps.caller().is_admin:  # Grafana's reqGrafanaAdmin runs before RBAC here
+        raise Forbidden("Permission denied")
     try:
         deps.store().set_grafana_admin(user_id, bool(body.get("isGrafanaAdmin")))
     except UserNotFound:
@@ -89,8 +90,11 @@ def admin_update_user_permissions(user_id: int, body: JSON) -> JSON:
 
 def _set_disabled(user_id: int, disabled: bool) -> None:
     deps.require_grafana_admin("users:disable")
+    store = deps.store()
+    if store.is_external(user_id):  # Grafana leaves that to the identity provider
+        raise ApiError(f"Could not {'disable' if disabled else 'enable'} external user")
     try:
-        deps.store().set_disabled(user_id, disabled)
+        store.set_disabled(user_id, disabled)
     except UserNotFound:
         raise NotFound("user not found") from None
 

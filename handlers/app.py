@@ -18,7 +18,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP
 
-from handlers import errors
+from handlers import errors, speedups
 from handlers.deps import AppContext, ContextMiddleware
 from handlers.middleware import (
     BodyLimitMiddleware,
@@ -40,7 +40,9 @@ SECURITY_FUNCTIONS = {
 
 @lru_cache(maxsize=1)
 def _read_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    # libyaml's parser when present: the same document ten times faster (start-up time).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    spec: dict[str, Any] = yaml.load(SPEC_PATH.read_text(encoding="utf-8"), Loader=loader)
     return spec
 
 
@@ -81,6 +83,7 @@ def resolve(spec: dict[str, Any]) -> Callable[[str], Callable[..., Any]]:
 
 def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
     """Build the ASGI app; pass `store` to share one database between apps (tests do)."""
+    speedups.apply()
     if store is None:
         store = open_store(
             settings.database_url,

@@ -23,9 +23,12 @@ import secrets
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from connexion.exceptions import BadRequestProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.validators import JSONRequestBodyValidator
+from sqlalchemy.exc import DataError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope
 
@@ -103,7 +106,10 @@ class GrafanaBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
     MUTABLE_VALIDATION = True  # hand the handler the body with its keys normalised
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
-        body = await super()._parse(stream, scope=scope)
+        try:
+            body = await super()._parse(stream, scope=scope)
+        except (UnicodeDecodeError, LookupError) as error:  # not UTF-8, or an unknown charset
+            raise BodyRejected(f"undecodable body: {error}") from None
         properties = self._schema.get("properties") if isinstance(self._schema, dict) else None
         if isinstance(body, dict) and properties:
             names = {name.lower(): name for name in properties}
@@ -111,6 +117,10 @@ class GrafanaBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
         return body
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        # connexion guesses JSON for a body without a content type; Grafana's binder does not.
+        media_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip()
+        if media_type.lower() != "application/json":
+            raise BodyRejected(f"content type {media_type!r} is not application/json")
         try:
             wrapped: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
             return wrapped
@@ -193,6 +203,15 @@ def _problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return json_response(status, {"message": text})
 
 
+def _unstorable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """A value from the request that the database cannot hold: PostgreSQL refuses NUL
+    characters, strings longer than their column and out-of-range numbers (SQLite takes
+    them). The client's fault, so 400, not 500. Raised wrapped by SQLAlchemy, or bare by
+    the driver where the store reads through its cursor (store/fast.py)."""
+    log.info("database refused a value on %s: %s", request.url.path, getattr(exc, "orig", exc))
+    return json_response(HTTPStatus.BAD_REQUEST, BadRequest().body())
+
+
 def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})
@@ -203,4 +222,6 @@ def register(app: Any) -> None:
     app.add_error_handler(ApiError, _api_error)
     app.add_error_handler(ProblemException, _problem)
     app.add_error_handler(HTTPException, _problem)
+    app.add_error_handler(DataError, _unstorable)
+    app.add_error_handler(psycopg.DataError, _unstorable)
     app.add_error_handler(Exception, _unexpected)

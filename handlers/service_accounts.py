@@ -12,6 +12,7 @@ from handlers import deps, views
 from handlers.errors import BadRequest, NotFound
 from handlers.passwords import keyed_hash
 from handlers.store import NameTaken, ServiceAccountNotFound
+from handlers.store.db import INT64_MAX
 
 JSON = dict[str, Any]
 _ALNUM = string.ascii_letters + string.digits
@@ -42,6 +43,9 @@ def create_service_account(body: JSON) -> tuple[JSON, int]:
 def create_token(service_account_id: int, body: JSON) -> JSON:
     who = deps.require_org_role("Admin")
     seconds = int(body.get("secondsToLive") or 0)
+    expires = int(time.time()) + seconds if seconds > 0 else None
+    if expires is not None and expires > INT64_MAX:  # the expiry column is a signed int64
+        raise BadRequest("Number of seconds before expiration is greater than the global limit")
     key = _new_token()
     try:
         token_id = deps.store().add_token(
@@ -49,7 +53,7 @@ def create_token(service_account_id: int, body: JSON) -> JSON:
             service_account_id,
             name=str(body["name"]),
             key_hash=keyed_hash(key, deps.settings().secret_key),
-            expires=int(time.time()) + seconds if seconds > 0 else None,
+            expires=expires,
         )
     except ServiceAccountNotFound:
         raise NotFound("service account not found") from None

@@ -36,6 +36,8 @@ def delete_team_by_id(team_id: int) -> JSON:
 
 def add_team_member(team_id: int, body: JSON) -> JSON:
     who = deps.require_org_role("Admin")
+    if not body["userId"]:  # Grafana's binding:"Required" refuses a zero id
+        raise BadRequest()
     store = deps.store()
     try:
         user = store.get_user(int(body["userId"]))

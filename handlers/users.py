@@ -22,7 +22,7 @@ def _parse_sort(sort: str | None) -> list[tuple[str, bool]]:
     for item in sort.split(","):
         key, _, direction = item.rpartition("-")
         if key not in SORT_COLUMNS or direction not in ("asc", "desc"):
-            raise BadRequest("Bad request", message_id="searchusers.unknown-sort-option")
+            raise BadRequest("Bad request", message_id="unknown sorting option")
         options.append((key, direction == "desc"))
     return options
 

@@ -50,8 +50,13 @@ def reset(store: Store) -> None:
     """Empty every table and recreate Grafana's first-start data."""
     salt = random_string(10)
     with store.db.write() as conn:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        if store.db.dialect == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())  # row triggers keep the search index in step
+            conn.execute(text("DELETE FROM sqlite_sequence"))
         bootstrap(
             conn,
             admin_login="admin",
@@ -61,15 +66,19 @@ def reset(store: Store) -> None:
         )
 
 
+@pytest.fixture(scope="session")
+def sqlite_shared_store() -> Iterator[Store]:
+    store = open_store("sqlite://")
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """A fresh database with only Grafana's defaults, on each backend."""
-    if request.param == "sqlite":
-        fresh = open_store("sqlite://")
-        yield fresh
-        fresh.close()
-        return
-    shared: Store = request.getfixturevalue("postgres_store")
+    """A database holding only Grafana's defaults, on each backend. One database per
+    backend is emptied between tests: much faster than building one per test."""
+    name = "sqlite_shared_store" if request.param == "sqlite" else "postgres_store"
+    shared: Store = request.getfixturevalue(name)
     reset(shared)
     yield shared
 
@@ -87,9 +96,19 @@ def settings() -> Settings:
     return Settings(database_url="sqlite://", validate_responses=True)
 
 
+@pytest.fixture(scope="session")
+def app_cache() -> dict[tuple[int, Settings], Any]:
+    return {}
+
+
 @pytest.fixture
-def app(store: Store, settings: Settings) -> Any:
-    return create_app(settings, store=store)
+def app(store: Store, settings: Settings, app_cache: dict[tuple[int, Settings], Any]) -> Any:
+    """The server on `store`. Building an app checks the whole spec (about half a second),
+    so one app per (store, settings) serves every test; the store is emptied in between."""
+    key = (id(store), settings)
+    if key not in app_cache:
+        app_cache[key] = create_app(settings, store=store)
+    return app_cache[key]
 
 
 @pytest.fixture

@@ -50,7 +50,10 @@ class DashboardStore:
             if same_title is not None and (existing is None or same_title.id != existing.id):
                 if not overwrite:
                     raise NameTaken(title)
-                conn.execute(delete(D).where(D.c.id == same_title.id))
+                if existing is None:  # Grafana takes it over: same id and uid, next version
+                    existing = same_title
+                else:
+                    conn.execute(delete(D).where(D.c.id == same_title.id))
             values = {
                 "title": title,
                 "slug": slugify(title),

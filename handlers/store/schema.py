@@ -17,7 +17,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-# int64 ids like Grafana; on SQLite the column must stay INTEGER to be the rowid alias.
+# int64 ids like Grafana; on SQLite the column must stay INTEGER to be the rowid alias,
+# and AUTOINCREMENT (as Grafana's SQLite tables have) so a deleted row's id is never reused:
+# a star set by dashboard id must not move to the next dashboard created.
 Id = BigInteger().with_variant(Integer, "sqlite")
 
 metadata = MetaData()
@@ -45,6 +47,7 @@ users = Table(
     Column("last_seen_at", DateTime, nullable=False),
     Column("is_disabled", Boolean, nullable=False, default=False),
     Column("is_service_account", Boolean, nullable=False, default=False),
+    sqlite_autoincrement=True,
 )
 
 orgs = Table(
@@ -55,6 +58,7 @@ orgs = Table(
     Column("name", String(190), nullable=False, unique=True),
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 org_users = Table(
@@ -67,6 +71,7 @@ org_users = Table(
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
     UniqueConstraint("org_id", "user_id", name="uq_org_user"),
+    sqlite_autoincrement=True,
 )
 
 teams = Table(
@@ -81,6 +86,7 @@ teams = Table(
     Column("updated", DateTime, nullable=False),
     UniqueConstraint("org_id", "name", name="uq_team_org_name"),
     UniqueConstraint("org_id", "uid", name="uq_team_org_uid"),
+    sqlite_autoincrement=True,
 )
 
 team_members = Table(
@@ -94,6 +100,7 @@ team_members = Table(
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
     UniqueConstraint("org_id", "team_id", "user_id", name="uq_team_member"),
+    sqlite_autoincrement=True,
 )
 
 dashboards = Table(
@@ -111,6 +118,7 @@ dashboards = Table(
     Column("updated", DateTime, nullable=False),
     UniqueConstraint("org_id", "uid", name="uq_dashboard_org_uid"),
     UniqueConstraint("org_id", "folder_uid", "title", name="uq_dashboard_org_folder_title"),
+    sqlite_autoincrement=True,
 )
 
 stars = Table(
@@ -122,6 +130,7 @@ stars = Table(
     Column("org_id", Id, nullable=False),
     Column("updated", DateTime, nullable=False),
     UniqueConstraint("user_id", "dashboard_id", name="uq_star_user_dashboard"),
+    sqlite_autoincrement=True,
 )
 
 # Session tokens: the cookie value is never stored, only its keyed hash.
@@ -138,6 +147,7 @@ user_auth_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=False, default=0),
+    sqlite_autoincrement=True,
 )
 
 # Links a user to an external identity provider (LDAP, OAuth...): makes them "external".
@@ -149,6 +159,7 @@ user_auth = Table(
     Column("auth_module", String(190), nullable=False),
     Column("auth_id", String(190), nullable=False),
     Column("created", DateTime, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 api_keys = Table(
@@ -165,6 +176,7 @@ api_keys = Table(
     Column("service_account_id", Id, nullable=True, index=True),
     Column("is_revoked", Boolean, nullable=False, default=False),
     UniqueConstraint("org_id", "name", name="uq_api_key_org_name"),
+    sqlite_autoincrement=True,
 )
 
 login_attempts = Table(
@@ -175,4 +187,5 @@ login_attempts = Table(
     Column("ip_address", String(64), nullable=False, default=""),
     Column("created", BigInteger, nullable=False),
     Index("ix_login_attempt_username_created", "username", "created"),
+    sqlite_autoincrement=True,
 )

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     Row,
+    ScalarSelect,
+    Select,
+    String,
     and_,
+    bindparam,
+    case,
     delete,
     func,
     insert,
@@ -18,9 +25,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
-from handlers.store import schema
+from handlers.store import fast, schema, search
 from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
 from handlers.store.errors import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
 from handlers.store.models import Page, User
@@ -37,7 +45,10 @@ SORT_PRIORITY = ["login", "email", "name", "lastSeenAtAge"]
 
 
 def to_user(row: Row[Any], labels: Sequence[str] = ()) -> User:
-    m = row._mapping
+    return user_from(row._mapping, labels)
+
+
+def user_from(m: Mapping[Any, Any], labels: Sequence[str] = ()) -> User:
     return User(
         id=m["id"],
         uid=m["uid"],
@@ -58,6 +69,51 @@ def to_user(row: Row[Any], labels: Sequence[str] = ()) -> User:
     )
 
 
+def _latest_auth_module() -> ScalarSelect[Any]:
+    """The module of the user's most recent external login (what `_labels` picks)."""
+    a = schema.user_auth
+    return (
+        select(a.c.auth_module)
+        .where(a.c.user_id == U.c.id)
+        .order_by(a.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@functools.cache
+def _prepared(name: str, dialect: Dialect) -> fast.Prepared:
+    """The per-request reads, compiled once per dialect (see store/fast.py)."""
+    statement: Select[Any]
+    if name == "user_by_id":
+        statement = select(U, _latest_auth_module().label("auth_module")).where(
+            U.c.id == bindparam("id"), U.c.is_service_account.is_(False)
+        )
+    elif name == "failures":
+        a = schema.login_attempts
+        statement = (
+            select(func.count())
+            .select_from(a)
+            .where(a.c.username == bindparam("username"), a.c.created > bindparam("since"))
+        )
+    else:  # credentials_login / credentials_email: find_user's lookup, plus the org role
+        m = schema.org_users
+        value: BindParameter[str] = bindparam("value", type_=String)
+        first = U.c.email if name == "credentials_email" else U.c.login
+        role = (
+            select(m.c.role)
+            .where(m.c.user_id == U.c.id, m.c.org_id == U.c.org_id)
+            .scalar_subquery()
+        )
+        statement = (
+            select(U, role.label("org_role"))
+            .where(or_(U.c.login == value, U.c.email == value), U.c.is_service_account.is_(False))
+            .order_by(case((first == value, 0), else_=1))
+            .limit(1)
+        )
+    return fast.Prepared(dialect, statement)
+
+
 def like_pattern(query: str) -> str:
     # Grafana does not escape % and _ in the query: they act as wildcards there too.
     return f"%{query.lower()}%"
@@ -71,6 +127,15 @@ class UserStore:
     def get_user(self, user_id: int, *, service_accounts: bool = False) -> User:
         if not in_int64(user_id):
             raise UserNotFound(user_id)
+        if not service_accounts:  # every request's profile read: one compiled statement
+            prepared = _prepared("user_by_id", self.db.engine.dialect)
+            with fast.raw_read(self.db) as cursor:
+                found = prepared.first(cursor, id=user_id)
+            if found is None:
+                raise UserNotFound(user_id)
+            m = prepared.mapping(found)
+            module = m["auth_module"]
+            return user_from(m, (auth_label(module),) if module is not None else ())
         with self.db.read() as conn:
             cond = U.c.id == user_id
             if not service_accounts:
@@ -95,10 +160,42 @@ class UserStore:
                     return to_user(row)
         raise UserNotFound(value)
 
+    def credentials(
+        self, login_or_email: str, *, failures_since: int | None
+    ) -> tuple[User | None, str | None, int]:
+        """What basic auth needs, in one read: the user find_user would return (or None),
+        their role in their active org (None without a membership), and the failed logins
+        for this name since `failures_since` (not counted when None)."""
+        value = login_or_email.lower()
+        dialect = self.db.engine.dialect
+        lookup = _prepared("credentials_email" if "@" in value else "credentials_login", dialect)
+        with fast.raw_read(self.db) as cursor:
+            failures = 0
+            if failures_since is not None:
+                counted = _prepared("failures", dialect).first(
+                    cursor, username=value, since=failures_since
+                )
+                failures = int(counted[0]) if counted else 0
+            found = lookup.first(cursor, value=value) if value else None
+        if found is None:
+            return None, None, failures
+        m = lookup.mapping(found)
+        return user_from(m), m["org_role"], failures
+
     def search_users(
-        self, *, query: str, page: int, per_page: int, sort: Sequence[tuple[str, bool]] = ()
+        self,
+        *,
+        query: str,
+        page: int,
+        per_page: int,
+        sort: Sequence[tuple[str, bool]] = (),
+        use_index: bool = True,
     ) -> Page[User]:
-        """Case-insensitive substring search over login, email and name."""
+        """Case-insensitive substring search over login, email and name.
+
+        On SQLite the FTS5 trigram index narrows the candidates where it can answer exactly
+        (search.fts_can_answer); `use_index=False` forces Grafana's plain scan. PostgreSQL's
+        planner picks its pg_trgm indexes for the same SQL by itself."""
         cond: ColumnElement[bool] = U.c.is_service_account.is_(False)
         if query:
             pattern = like_pattern(query)
@@ -110,6 +207,8 @@ class UserStore:
                     func.lower(U.c.name).like(pattern),
                 ),
             )
+            if use_index and self.db.fts and search.fts_can_answer(query):
+                cond = and_(search.fts_candidates(query), cond)
         if sort:
             ranked = sorted(sort, key=lambda item: SORT_PRIORITY.index(item[0]))
             order = [

@@ -1,0 +1,156 @@
+"""Small steps the endpoint tests repeat: create users, orgs, teams, dashboards, sessions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.testclient import TestClient
+
+ADMIN = ("admin", "admin")
+PASSWORD = "secret-pw"
+BASE_URL = "http://testserver"
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+AVATAR = re.compile(r"^/avatar/[0-9a-f]{32}$")
+UID = re.compile(r"^[a-z][a-z0-9]{13}$")
+ACCESS_ERROR_ID = re.compile(r"^ACE\d{10}$")
+JSON = dict[str, Any]
+
+
+def message(text: str) -> JSON:
+    return {"message": text}
+
+
+def errutil(text: str, message_id: str, status: int) -> JSON:
+    """The body of a Grafana errutil error."""
+    return {"message": text, "messageId": message_id, "statusCode": status, "traceID": ""}
+
+
+BAD_CREDENTIALS = errutil("Invalid username or password", "password-auth.failed", 401)
+UNAUTHORIZED = message("Unauthorized")
+
+
+def create_user(
+    admin: TestClient,
+    login: str,
+    password: str = PASSWORD,
+    *,
+    email: str | None = None,
+    name: str = "",
+    org_id: int | None = None,
+) -> int:
+    """Create a user through the admin API; returns the new id."""
+    body: JSON = {
+        "login": login,
+        "email": email if email is not None else f"{login}@example.com",
+        "name": name,
+        "password": password,
+    }
+    if org_id is not None:
+        body["orgId"] = org_id
+    response = admin.post("/api/admin/users", json=body)
+    assert response.status_code == 200, response.text
+    user_id: int = response.json()["id"]
+    return user_id
+
+
+def new_client(app: Any) -> TestClient:
+    """A client of its own (its own cookie jar), unauthenticated."""
+    return TestClient(app, base_url=BASE_URL)
+
+
+def log_in(
+    client: TestClient, user: str, password: str = PASSWORD, user_agent: str | None = None
+) -> str:
+    """Form login; the client keeps the session cookie. Returns the cookie value."""
+    headers = {"User-Agent": user_agent} if user_agent is not None else {}
+    response = client.post("/login", json={"user": user, "password": password}, headers=headers)
+    assert response.status_code == 200, response.text
+    cookie: str = response.cookies["grafana_session"]
+    return cookie
+
+
+def session(
+    app: Any, user: str, password: str = PASSWORD, user_agent: str | None = None
+) -> TestClient:
+    """A client logged in by form login (session cookie only, no basic auth)."""
+    client = new_client(app)
+    log_in(client, user, password, user_agent)
+    return client
+
+
+def create_org(client: TestClient, name: str) -> int:
+    response = client.post("/api/orgs", json={"name": name})
+    assert response.status_code == 200, response.text
+    org_id: int = response.json()["orgId"]
+    return org_id
+
+
+def add_org_user(
+    client: TestClient, org_id: int, login_or_email: str, role: str = "Viewer"
+) -> None:
+    response = client.post(
+        f"/api/orgs/{org_id}/users", json={"loginOrEmail": login_or_email, "role": role}
+    )
+    assert response.status_code == 200, response.text
+
+
+def create_team(client: TestClient, name: str, email: str = "") -> int:
+    response = client.post("/api/teams", json={"name": name, "email": email})
+    assert response.status_code == 200, response.text
+    team_id: int = response.json()["teamId"]
+    return team_id
+
+
+def add_team_member(client: TestClient, team_id: int, user_id: int) -> None:
+    response = client.post(f"/api/teams/{team_id}/members", json={"userId": user_id})
+    assert response.status_code == 200, response.text
+
+
+def create_dashboard(client: TestClient, title: str, uid: str | None = None) -> JSON:
+    """Save a new dashboard; returns Grafana's answer (id, uid, url, ...)."""
+    response = client.post(
+        "/api/dashboards/db", json={"dashboard": {"id": None, "uid": uid, "title": title}}
+    )
+    assert response.status_code == 200, response.text
+    saved: JSON = response.json()
+    return saved
+
+
+def create_service_account_token(
+    admin: TestClient, name: str = "robot", role: str = "Viewer"
+) -> tuple[int, str]:
+    """A service account in the caller's org with one token: (account id, token)."""
+    response = admin.post("/api/serviceaccounts", json={"name": name, "role": role})
+    assert response.status_code == 201, response.text
+    account_id: int = response.json()["id"]
+    response = admin.post(
+        f"/api/serviceaccounts/{account_id}/tokens", json={"name": f"{name}-token"}
+    )
+    assert response.status_code == 200, response.text
+    key: str = response.json()["key"]
+    return account_id, key
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_access_denied(response: Any, action: str) -> None:
+    """Grafana's RBAC refusal: 403 with accessErrorId, message and title."""
+    assert response.status_code == 403
+    body = response.json()
+    assert ACCESS_ERROR_ID.match(body.pop("accessErrorId"))
+    assert body == {
+        "message": "You'll need additional permissions to perform this action. "
+        f"Permissions needed: {action}",
+        "title": "Access denied",
+    }
+
+
+def assert_profile_times(body: JSON) -> JSON:
+    """Check the timestamp fields' shape; return the body without them."""
+    rest = dict(body)
+    for key in ("createdAt", "updatedAt"):
+        assert TIMESTAMP.match(rest.pop(key)), key
+    return rest

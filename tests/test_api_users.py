@@ -1,0 +1,699 @@
+"""Operations tagged `users`: Grafana-admin reads and writes of any user (/api/users...)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from starlette.testclient import TestClient
+
+from handlers.store import Store
+from handlers.store.db import utcnow
+from handlers.store.schema import users as users_table
+from tests.support.api import (
+    AVATAR,
+    PASSWORD,
+    TIMESTAMP,
+    UID,
+    UNAUTHORIZED,
+    add_org_user,
+    add_team_member,
+    assert_access_denied,
+    assert_profile_times,
+    bearer,
+    create_org,
+    create_service_account_token,
+    create_team,
+    create_user,
+    errutil,
+    message,
+)
+
+BAD_SORT = errutil("Bad request", "unknown sorting option", 400)
+NEED_LOGIN = errutil(
+    "Need to specify either username or email", "user.empty-username-and-email", 400
+)
+# The routes of the tag, with the permission RBAC names when a non-admin is refused.
+ROUTES = [
+    ("GET", "/api/users", "users:read"),
+    ("GET", "/api/users/search", "users:read"),
+    ("GET", "/api/users/lookup?loginOrEmail=admin", "users:read"),
+    ("GET", "/api/users/1", "users:read"),
+    ("PUT", "/api/users/1", "users:write"),
+    ("GET", "/api/users/1/orgs", "users:read"),
+    ("GET", "/api/users/1/teams", "users:read"),
+    ("POST", "/api/users/1/using/1", "users:write"),
+]
+
+
+def set_columns(store: Store, user_id: int, **values: Any) -> None:
+    """Write a user row directly (states the API cannot produce, or old timestamps)."""
+    with store.db.write() as conn:
+        conn.execute(update(users_table).where(users_table.c.id == user_id).values(**values))
+
+
+def logins(response: Any) -> list[str]:
+    body = response.json()
+    hits = body["users"] if isinstance(body, dict) else body
+    return [hit["login"] for hit in hits]
+
+
+def make_users(admin: TestClient, *names: str) -> dict[str, int]:
+    return {name: create_user(admin, name) for name in names}
+
+
+# -- access ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path", "action"), ROUTES)
+def test_a_user_who_is_not_a_grafana_admin_is_refused_with_the_rbac_body(
+    admin: TestClient, method: str, path: str, action: str
+) -> None:
+    create_user(admin, "viewer")
+    response = admin.request(
+        method, path, auth=("viewer", PASSWORD), json={"name": "x"} if method == "PUT" else None
+    )
+    assert_access_denied(response, action)
+
+
+@pytest.mark.parametrize(("method", "path", "action"), ROUTES)
+def test_a_service_account_token_is_refused_with_the_rbac_body(
+    admin: TestClient, client: TestClient, method: str, path: str, action: str
+) -> None:
+    _, token = create_service_account_token(admin, role="Admin")
+    response = client.request(
+        method, path, headers=bearer(token), json={"name": "x"} if method == "PUT" else None
+    )
+    assert_access_denied(response, action)
+
+
+@pytest.mark.parametrize(("method", "path", "action"), ROUTES)
+def test_an_anonymous_request_is_unauthorized(
+    client: TestClient, method: str, path: str, action: str
+) -> None:
+    response = client.request(method, path)
+    assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
+
+
+def test_a_session_cookie_is_enough_for_a_grafana_admin(
+    admin: TestClient, client: TestClient
+) -> None:
+    client.post("/login", json={"user": "admin", "password": "admin"})
+    response = client.get("/api/users")
+    assert (response.status_code, logins(response)) == (200, ["admin"])
+
+
+# -- GET /api/users --------------------------------------------------------------------
+
+
+def test_listing_users_returns_a_bare_array_of_search_hits(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane", email="Jane@Example.com", name="Jane Doe")
+    response = admin.get("/api/users")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    admin_hit, jane = response.json()
+    assert admin_hit["login"] == "admin"
+    assert UID.match(jane.pop("uid"))
+    assert TIMESTAMP.match(jane.pop("lastSeenAt"))
+    assert jane == {
+        "id": user_id,
+        "name": "Jane Doe",
+        "login": "jane",
+        "email": "jane@example.com",
+        "avatarUrl": "/avatar/9e26471d35a78862c17e467d87cddedf",
+        "isAdmin": False,
+        "isDisabled": False,
+        "lastSeenAtAge": "10 years",
+        "authLabels": [],
+    }
+
+
+def test_listing_users_pages_with_perpage_and_page(admin: TestClient) -> None:
+    make_users(admin, "bob", "carol", "dave")
+    first = admin.get("/api/users", params={"perpage": 2, "page": 1})
+    second = admin.get("/api/users", params={"perpage": 2, "page": 2})
+    beyond = admin.get("/api/users", params={"perpage": 2, "page": 3})
+    assert (first.status_code, logins(first)) == (200, ["admin", "bob"])
+    assert (second.status_code, logins(second)) == (200, ["carol", "dave"])
+    assert (beyond.status_code, beyond.json()) == (200, [])
+
+
+def test_listing_users_filters_and_sorts_like_search(admin: TestClient) -> None:
+    make_users(admin, "bob", "bobby", "carol")
+    response = admin.get("/api/users", params={"query": "BOB", "sort": "login-desc"})
+    assert (response.status_code, logins(response)) == (200, ["bobby", "bob"])
+
+
+def test_listing_users_rejects_an_unknown_sort_option(admin: TestClient) -> None:
+    response = admin.get("/api/users", params={"sort": "age-asc"})
+    assert (response.status_code, response.json()) == (400, BAD_SORT)
+
+
+# -- GET /api/users/search -------------------------------------------------------------
+
+
+def test_search_returns_a_page_object_with_the_effective_paging(admin: TestClient) -> None:
+    make_users(admin, "bob", "carol")
+    response = admin.get("/api/users/search", params={"perpage": 2, "page": 2})
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["totalCount"], body["page"], body["perPage"]) == (3, 2, 2)
+    assert [hit["login"] for hit in body["users"]] == ["carol"]
+
+
+def test_search_without_parameters_uses_page_one_of_a_thousand(admin: TestClient) -> None:
+    response = admin.get("/api/users/search")
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["totalCount"], body["page"], body["perPage"], len(body["users"])) == (
+        1,
+        1,
+        1000,
+        1,
+    )
+
+
+@pytest.mark.parametrize(("perpage", "page"), [(0, 0), (-5, -3)])
+def test_search_replaces_a_perpage_below_one_by_1000_and_a_page_below_one_by_1(
+    admin: TestClient, perpage: int, page: int
+) -> None:
+    make_users(admin, "bob")
+    response = admin.get("/api/users/search", params={"perpage": perpage, "page": page})
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["totalCount"], body["page"], body["perPage"]) == (2, 1, 1000)
+    assert [hit["login"] for hit in body["users"]] == ["admin", "bob"]
+
+
+def test_search_has_no_maximum_page_size(admin: TestClient) -> None:
+    response = admin.get("/api/users/search", params={"perpage": 5000})
+    assert (response.status_code, response.json()["perPage"]) == (200, 5000)
+
+
+def test_search_past_the_last_page_returns_no_users_and_the_true_total(
+    admin: TestClient,
+) -> None:
+    make_users(admin, "bob")
+    response = admin.get("/api/users/search", params={"perpage": 10, "page": 9})
+    assert (response.status_code, response.json()) == (
+        200,
+        {"totalCount": 2, "users": [], "page": 9, "perPage": 10},
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("MARK", ["mark"]),  # login, ignoring case
+        ("inbox.test", ["other"]),  # e-mail
+        ("smith", ["carl", "mark"]),  # name, ignoring case
+        ("nobody", []),
+    ],
+)
+def test_search_matches_a_substring_of_login_email_or_name(
+    admin: TestClient, query: str, expected: list[str]
+) -> None:
+    create_user(admin, "mark", name="Mark Smith")
+    create_user(admin, "carl", name="Carl SMITHSON")
+    create_user(admin, "other", email="someone@inbox.test")
+    response = admin.get("/api/users/search", params={"query": query})
+    body = response.json()
+    assert response.status_code == 200
+    assert ([hit["login"] for hit in body["users"]], body["totalCount"]) == (
+        expected,
+        len(expected),
+    )
+
+
+def test_search_treats_percent_and_underscore_as_wildcards_like_grafana(
+    admin: TestClient,
+) -> None:
+    make_users(admin, "abc", "xyz")
+    underscore = admin.get("/api/users/search", params={"query": "a_c"})
+    percent = admin.get("/api/users/search", params={"query": "%"})
+    assert (underscore.status_code, logins(underscore)) == (200, ["abc"])
+    assert (percent.status_code, logins(percent)) == (200, ["abc", "admin", "xyz"])
+
+
+def test_search_orders_by_login_by_default(admin: TestClient) -> None:
+    make_users(admin, "zed", "bob", "mia")
+    response = admin.get("/api/users/search")
+    assert (response.status_code, logins(response)) == (200, ["admin", "bob", "mia", "zed"])
+
+
+def test_search_includes_disabled_users_and_excludes_service_accounts(
+    admin: TestClient,
+) -> None:
+    user_id = create_user(admin, "sleeper")
+    admin.post(f"/api/admin/users/{user_id}/disable")
+    create_service_account_token(admin, name="robot")
+    response = admin.get("/api/users/search")
+    hits = {hit["login"]: hit["isDisabled"] for hit in response.json()["users"]}
+    assert (response.status_code, hits) == (200, {"admin": False, "sleeper": True})
+
+
+def test_search_marks_grafana_admins_with_is_admin(admin: TestClient) -> None:
+    make_users(admin, "boss", "worker")
+    boss = admin.get("/api/users/lookup", params={"loginOrEmail": "boss"}).json()["id"]
+    admin.put(f"/api/admin/users/{boss}/permissions", json={"isGrafanaAdmin": True})
+    response = admin.get("/api/users/search")
+    flags = {hit["login"]: hit["isAdmin"] for hit in response.json()["users"]}
+    assert (response.status_code, flags) == (200, {"admin": True, "boss": True, "worker": False})
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("login-asc", ["admin", "ann", "bob", "cy"]),
+        ("login-desc", ["cy", "bob", "ann", "admin"]),
+        ("email-asc", ["admin", "cy", "bob", "ann"]),
+        ("email-desc", ["ann", "bob", "cy", "admin"]),
+        ("name-asc", ["admin", "bob", "cy", "ann"]),
+        ("name-desc", ["ann", "cy", "bob", "admin"]),
+        ("lastSeenAtAge-asc", ["cy", "bob", "ann", "admin"]),
+        ("lastSeenAtAge-desc", ["admin", "ann", "bob", "cy"]),
+    ],
+)
+def test_search_sorts_by_each_of_the_eight_options(
+    admin: TestClient, store: Store, sort: str, expected: list[str]
+) -> None:
+    now = utcnow()
+    ids = {
+        "ann": create_user(admin, "ann", email="z@example.com", name="zoe"),
+        "bob": create_user(admin, "bob", email="y@example.com", name="bea"),
+        "cy": create_user(admin, "cy", email="x@example.com", name="cat"),
+    }
+    for offset, login in enumerate(["ann", "bob", "cy"], start=1):
+        set_columns(store, ids[login], last_seen_at=now - timedelta(days=offset))
+    set_columns(store, 1, last_seen_at=now)
+    response = admin.get("/api/users/search", params={"sort": sort})
+    assert (response.status_code, logins(response)) == (200, expected)
+
+
+def test_search_applies_sort_options_in_grafanas_fixed_priority(admin: TestClient) -> None:
+    create_user(admin, "bob", name="same")
+    create_user(admin, "amy", name="same")
+    # name-desc is given first, but login outranks name.
+    response = admin.get("/api/users/search", params={"sort": "name-desc,login-desc"})
+    assert (response.status_code, logins(response)) == (200, ["bob", "amy", "admin"])
+
+
+@pytest.mark.parametrize("sort", ["age-asc", "login", "login-up", "login-asc,", ",login-asc"])
+def test_search_rejects_an_unknown_sort_option(admin: TestClient, sort: str) -> None:
+    response = admin.get("/api/users/search", params={"sort": sort})
+    assert (response.status_code, response.json()) == (400, BAD_SORT)
+
+
+def test_search_rejects_a_page_that_is_not_an_integer(admin: TestClient) -> None:
+    response = admin.get("/api/users/search", params={"page": "two"})
+    assert (response.status_code, response.json()) == (400, message("bad request data"))
+
+
+# -- GET /api/users/lookup -------------------------------------------------------------
+
+
+def test_lookup_by_login_returns_the_thin_profile(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane", name="Jane")
+    response = admin.get("/api/users/lookup", params={"loginOrEmail": "jane"})
+    assert response.status_code == 200
+    assert assert_profile_times(response.json()) == {
+        "id": user_id,
+        "uid": "",
+        "email": "jane@example.com",
+        "name": "Jane",
+        "login": "jane",
+        "theme": "",
+        "orgId": 1,
+        "isGrafanaAdmin": False,
+        "isDisabled": False,
+        "isExternal": False,
+        "isExternallySynced": False,
+        "isGrafanaAdminExternallySynced": False,
+        "authLabels": None,
+        "avatarUrl": "",
+    }
+
+
+@pytest.mark.parametrize("value", ["JANE", "Jane@Example.COM"])
+def test_lookup_ignores_case_of_login_and_email(admin: TestClient, value: str) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.get("/api/users/lookup", params={"loginOrEmail": value})
+    assert (response.status_code, response.json()["id"]) == (200, user_id)
+
+
+def test_lookup_prefers_the_email_when_the_value_has_an_at_sign(
+    admin: TestClient, store: Store
+) -> None:
+    create_user(admin, "x@example.org", email="first@example.org")
+    by_email = create_user(admin, "second")
+    set_columns(store, by_email, email="x@example.org")  # the API refuses such a pair
+    response = admin.get("/api/users/lookup", params={"loginOrEmail": "x@example.org"})
+    assert (response.status_code, response.json()["id"]) == (200, by_email)
+
+
+def test_lookup_prefers_the_login_when_the_value_has_no_at_sign(
+    admin: TestClient, store: Store
+) -> None:
+    by_login = create_user(admin, "plain", email="second@example.org")
+    by_email = create_user(admin, "first")
+    set_columns(store, by_email, email="plain")  # the API refuses such a pair
+    response = admin.get("/api/users/lookup", params={"loginOrEmail": "plain"})
+    assert (response.status_code, response.json()["id"]) == (200, by_login)
+
+
+@pytest.mark.parametrize("value", ["", "nobody", "jan", "sa-1-robot"])
+def test_lookup_of_no_exact_user_is_not_found(admin: TestClient, value: str) -> None:
+    create_user(admin, "jane")
+    create_service_account_token(admin, name="robot")
+    response = admin.get("/api/users/lookup", params={"loginOrEmail": value})
+    assert (response.status_code, response.json()) == (404, message("user not found"))
+
+
+# -- GET /api/users/{user_id} ----------------------------------------------------------
+
+
+def test_get_user_by_id_returns_the_full_profile(admin: TestClient) -> None:
+    user_id = create_user(admin, "Jane", email="Jane@Example.com", name="Jane Doe")
+    response = admin.get(f"/api/users/{user_id}")
+    body = assert_profile_times(response.json())
+    assert response.status_code == 200
+    assert UID.match(body.pop("uid"))
+    assert body == {
+        "id": user_id,
+        "email": "jane@example.com",
+        "name": "Jane Doe",
+        "login": "jane",
+        "theme": "",
+        "orgId": 1,
+        "isGrafanaAdmin": False,
+        "isDisabled": False,
+        "isExternal": False,
+        "isExternallySynced": False,
+        "isGrafanaAdminExternallySynced": False,
+        "authLabels": [],
+        "avatarUrl": "/avatar/9e26471d35a78862c17e467d87cddedf",
+    }
+
+
+def test_get_user_by_id_shows_an_external_users_auth_label(admin: TestClient, store: Store) -> None:
+    user_id = create_user(admin, "ldapuser")
+    store.link_external(user_id, "ldap", "cn=ldapuser")
+    body = admin.get(f"/api/users/{user_id}").json()
+    assert (body["isExternal"], body["authLabels"]) == (True, ["LDAP"])
+
+
+def test_get_user_by_id_has_no_avatar_for_a_user_without_email(
+    admin: TestClient, store: Store
+) -> None:
+    user_id = create_user(admin, "noemail")
+    set_columns(store, user_id, email="")
+    response = admin.get(f"/api/users/{user_id}")
+    assert (response.status_code, response.json()["avatarUrl"]) == (200, "")
+
+
+@pytest.mark.parametrize("user_id", ["0", "999", "9223372036854775807"])
+def test_get_user_by_unknown_id_is_not_found(admin: TestClient, user_id: str) -> None:
+    response = admin.get(f"/api/users/{user_id}")
+    assert (response.status_code, response.json()) == (404, message("user not found"))
+
+
+def test_get_user_by_id_of_a_service_account_is_not_found(admin: TestClient) -> None:
+    account_id, _ = create_service_account_token(admin)
+    response = admin.get(f"/api/users/{account_id}")
+    assert (response.status_code, response.json()) == (404, message("user not found"))
+
+
+@pytest.mark.parametrize("user_id", ["-5", "9223372036854775808"])
+def test_get_user_by_an_id_outside_int64_or_negative_is_invalid(
+    admin: TestClient, user_id: str
+) -> None:
+    response = admin.get(f"/api/users/{user_id}")
+    assert (response.status_code, response.json()) == (400, message("id is invalid"))
+
+
+def test_get_user_by_a_non_numeric_id_is_not_found(admin: TestClient) -> None:
+    response = admin.get("/api/users/abc")
+    assert (response.status_code, response.json()) == (404, message("Not found"))
+
+
+# -- PUT /api/users/{user_id} ----------------------------------------------------------
+
+
+def test_update_user_changes_every_given_field(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(
+        f"/api/users/{user_id}",
+        json={"login": "jdoe", "email": "jdoe@example.org", "name": "J. Doe", "theme": "light"},
+    )
+    assert (response.status_code, response.json()) == (200, message("User updated"))
+    body = admin.get(f"/api/users/{user_id}").json()
+    assert (body["login"], body["email"], body["name"], body["theme"]) == (
+        "jdoe",
+        "jdoe@example.org",
+        "J. Doe",
+        "light",
+    )
+
+
+def test_update_user_trims_and_lower_cases_login_and_email_but_not_name(
+    admin: TestClient,
+) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(
+        f"/api/users/{user_id}",
+        json={"login": "  JDoe ", "email": " JDoe@Example.ORG\t", "name": " Jane "},
+    )
+    body = admin.get(f"/api/users/{user_id}").json()
+    assert response.status_code == 200
+    assert (body["login"], body["email"], body["name"]) == ("jdoe", "jdoe@example.org", " Jane ")
+
+
+def test_update_user_keeps_fields_sent_empty(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane", name="Jane")
+    admin.put(f"/api/users/{user_id}", json={"theme": "dark", "login": "jane"})
+    response = admin.put(
+        f"/api/users/{user_id}", json={"login": "jane", "email": "", "name": "", "theme": ""}
+    )
+    body = admin.get(f"/api/users/{user_id}").json()
+    assert response.status_code == 200
+    assert (body["email"], body["name"], body["theme"]) == ("jane@example.com", "Jane", "dark")
+
+
+def test_update_user_with_only_an_email_makes_it_the_login_too(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(f"/api/users/{user_id}", json={"email": "New@Example.org"})
+    body = admin.get(f"/api/users/{user_id}").json()
+    assert response.status_code == 200
+    assert (body["login"], body["email"]) == ("new@example.org", "new@example.org")
+
+
+def test_update_user_accepts_any_theme_text(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(f"/api/users/{user_id}", json={"login": "jane", "theme": "neon"})
+    assert (response.status_code, admin.get(f"/api/users/{user_id}").json()["theme"]) == (
+        200,
+        "neon",
+    )
+
+
+@pytest.mark.parametrize("body", [{}, {"name": "Only Name"}, {"login": "  ", "email": ""}])
+def test_update_user_without_login_or_email_is_a_bad_request(
+    admin: TestClient, body: dict[str, str]
+) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(f"/api/users/{user_id}", json=body)
+    assert (response.status_code, response.json()) == (400, NEED_LOGIN)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"login": "BOB"},  # another user's login, differently cased
+        {"login": "jane", "email": "Bob@Example.com"},  # another user's e-mail
+    ],
+)
+def test_update_user_into_another_users_login_or_email_is_a_conflict(
+    admin: TestClient, body: dict[str, str]
+) -> None:
+    user_id = create_user(admin, "jane")
+    create_user(admin, "bob")
+    response = admin.put(f"/api/users/{user_id}", json=body)
+    assert (response.status_code, response.json()) == (
+        409,
+        message("Update would result in user login conflict"),
+    )
+
+
+def test_update_user_may_keep_its_own_login_and_email(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(
+        f"/api/users/{user_id}", json={"login": "JANE", "email": "jane@example.com"}
+    )
+    assert (response.status_code, response.json()) == (200, message("User updated"))
+
+
+def test_update_of_an_external_user_is_forbidden(admin: TestClient, store: Store) -> None:
+    user_id = create_user(admin, "ldapuser")
+    store.link_external(user_id, "ldap", "cn=ldapuser")
+    response = admin.put(f"/api/users/{user_id}", json={"login": "other"})
+    assert (response.status_code, response.json()) == (403, message("Cannot update external User"))
+
+
+def test_update_of_an_unknown_user_is_not_found(admin: TestClient) -> None:
+    response = admin.put("/api/users/999", json={"login": "ghost"})
+    assert (response.status_code, response.json()) == (404, message("user not found"))
+
+
+def test_update_of_a_service_account_is_not_found(admin: TestClient) -> None:
+    account_id, _ = create_service_account_token(admin)
+    response = admin.put(f"/api/users/{account_id}", json={"login": "hijack"})
+    assert (response.status_code, response.json()) == (404, message("user not found"))
+
+
+@pytest.mark.parametrize("body", [{"login": 5}, {"login": "x", "name": ["a"]}, ["login"]])
+def test_update_user_with_a_body_of_the_wrong_shape_is_bad_request_data(
+    admin: TestClient, body: Any
+) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(f"/api/users/{user_id}", json=body)
+    assert (response.status_code, response.json()) == (400, message("bad request data"))
+    assert admin.get(f"/api/users/{user_id}").json()["login"] == "jane"
+
+
+def test_update_user_ignores_unknown_fields(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    response = admin.put(f"/api/users/{user_id}", json={"login": "jane", "isGrafanaAdmin": True})
+    body = admin.get(f"/api/users/{user_id}").json()
+    assert (response.status_code, body["isGrafanaAdmin"]) == (200, False)
+
+
+def test_update_user_moves_updated_at_but_not_created_at(admin: TestClient, store: Store) -> None:
+    user_id = create_user(admin, "jane")
+    long_ago = datetime(2020, 1, 2, 3, 4, 5)
+    set_columns(store, user_id, created=long_ago, updated=long_ago)
+    admin.put(f"/api/users/{user_id}", json={"login": "jane", "name": "Jane"})
+    body = admin.get(f"/api/users/{user_id}").json()
+    assert body["createdAt"] == "2020-01-02T03:04:05Z"
+    assert body["updatedAt"] > "2020-01-02T03:04:05Z"
+
+
+# -- GET /api/users/{user_id}/orgs -----------------------------------------------------
+
+
+def test_user_orgs_lists_memberships_by_name_ignoring_case(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    zeta = create_org(admin, "zeta")
+    alpha = create_org(admin, "Alpha")
+    add_org_user(admin, zeta, "jane", "Editor")
+    add_org_user(admin, alpha, "jane", "Admin")
+    response = admin.get(f"/api/users/{user_id}/orgs")
+    assert (response.status_code, response.json()) == (
+        200,
+        [
+            {"orgId": alpha, "name": "Alpha", "role": "Admin"},
+            {"orgId": 1, "name": "Main Org.", "role": "Viewer"},
+            {"orgId": zeta, "name": "zeta", "role": "Editor"},
+        ],
+    )
+
+
+@pytest.mark.parametrize("user_id", ["999", "0"])
+def test_user_orgs_of_an_unknown_user_is_an_empty_list(admin: TestClient, user_id: str) -> None:
+    response = admin.get(f"/api/users/{user_id}/orgs")
+    assert (response.status_code, response.json()) == (200, [])
+
+
+def test_user_orgs_of_a_service_account_is_an_empty_list(admin: TestClient) -> None:
+    account_id, _ = create_service_account_token(admin)
+    response = admin.get(f"/api/users/{account_id}/orgs")
+    assert (response.status_code, response.json()) == (200, [])
+
+
+# -- GET /api/users/{user_id}/teams ----------------------------------------------------
+
+
+def test_user_teams_lists_the_users_teams_in_the_callers_org(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    team_id = create_team(admin, "My Test Team")
+    create_team(admin, "Other Team")
+    add_team_member(admin, team_id, user_id)
+    response = admin.get(f"/api/users/{user_id}/teams")
+    body = response.json()
+    assert response.status_code == 200
+    assert UID.match(body[0].pop("uid"))
+    assert body == [
+        {
+            "id": team_id,
+            "orgId": 1,
+            "name": "My Test Team",
+            "email": "",
+            "externalUID": "",
+            "isProvisioned": False,
+            "avatarUrl": "/avatar/3f49c15916554246daa714b9bd0ee398",
+            "memberCount": 2,
+            "permission": 0,
+            "accessControl": None,
+        }
+    ]
+
+
+def test_user_teams_hides_teams_of_orgs_other_than_the_callers(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    org_id = create_org(admin, "Second")
+    add_org_user(admin, org_id, "jane")
+    admin.post(f"/api/user/using/{org_id}")
+    add_team_member(admin, create_team(admin, "Elsewhere"), user_id)
+    in_second = admin.get(f"/api/users/{user_id}/teams")
+    admin.post("/api/user/using/1")
+    in_main = admin.get(f"/api/users/{user_id}/teams")
+    assert (in_second.status_code, [t["name"] for t in in_second.json()]) == (200, ["Elsewhere"])
+    assert (in_main.status_code, in_main.json()) == (200, [])
+
+
+def test_user_teams_of_an_unknown_user_is_an_empty_list(admin: TestClient) -> None:
+    response = admin.get("/api/users/999/teams")
+    assert (response.status_code, response.json()) == (200, [])
+
+
+# -- POST /api/users/{user_id}/using/{org_id} ------------------------------------------
+
+
+def test_switching_a_users_org_changes_their_current_org(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    org_id = create_org(admin, "Second")
+    add_org_user(admin, org_id, "jane", "Editor")
+    response = admin.post(f"/api/users/{user_id}/using/{org_id}")
+    assert (response.status_code, response.json()) == (200, message("Active organization changed"))
+    assert admin.get(f"/api/users/{user_id}").json()["orgId"] == org_id
+    own = admin.get("/api/user", auth=("jane", PASSWORD))
+    assert own.json()["orgId"] == org_id
+
+
+@pytest.mark.parametrize("target", ["member-less org", "missing org", "missing user"])
+def test_switching_to_an_org_the_user_is_not_in_is_unauthorized(
+    admin: TestClient, target: str
+) -> None:
+    user_id = create_user(admin, "jane")
+    org_id = create_org(admin, "Second")
+    path = {
+        "member-less org": f"/api/users/{user_id}/using/{org_id}",
+        "missing org": f"/api/users/{user_id}/using/999",
+        "missing user": f"/api/users/999/using/{org_id}",
+    }[target]
+    response = admin.post(path)
+    assert (response.status_code, response.json()) == (401, message("Not a valid organization"))
+    assert admin.get(f"/api/users/{user_id}").json()["orgId"] == 1
+
+
+def test_switching_to_a_negative_org_id_is_invalid(admin: TestClient) -> None:
+    response = admin.post("/api/users/1/using/-1")
+    assert (response.status_code, response.json()) == (400, message("orgId is invalid"))
+
+
+def test_a_users_search_hit_shows_avatar_and_age_words(admin: TestClient) -> None:
+    create_user(admin, "jane", email="jane@example.com")
+    hit = admin.get("/api/users/search", params={"query": "jane"}).json()["users"][0]
+    assert AVATAR.match(hit["avatarUrl"])
+    assert hit["lastSeenAtAge"] == "10 years"

@@ -1,0 +1,265 @@
+"""The search index never changes an answer: indexed search equals Grafana's plain scan.
+
+On SQLite the store narrows candidates with the FTS5 trigram table (`use_index=True`) or
+scans (`use_index=False`). On PostgreSQL the SQL is the same either way, so the planner is
+steered instead: trigram indexes forced (sequential scans off) versus a forced plain scan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import string
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, event, text
+
+from handlers.store import Store
+from handlers.store.models import Page, User
+from handlers.store.search import FTS_TABLE, TRIGRAM_INDEXES, fts_can_answer
+
+# Values chosen to trip the index: case folding beyond ASCII (Kelvin sign, dotted I,
+# ligatures, sharp s), LIKE wildcards, FTS5 phrase quoting, backslashes, control characters,
+# runs of spaces, and values shorter than a trigram.
+TRICKY = [
+    "Émile Zola",
+    "ÉMILE",
+    "Straße",
+    "STRASSE",
+    "\u212aelvin",
+    "Kelvin",
+    "İstanbul",
+    "istanbul",
+    "100% sure",
+    "under_score",
+    "under-score",
+    "back\\slash",
+    'say "hi" now',
+    "tab\tname",
+    "  spaced  out  ",
+    "ab",
+    "a",
+    "",
+    "MiXeD CaSe",
+    "ǅemal",
+    "\ufb01le",
+    "file",
+    "x%y",
+    "x_y",
+    "xay",
+    "日本語のなまえ",
+]
+ALPHABET = string.ascii_letters + string.digits + " .@-_%\"'\\\tÉéß\u212aİıﬁ日"
+PLAN_SCAN = ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off")
+PLAN_INDEX = ("SET LOCAL enable_seqscan = off",)
+
+
+def _corpus() -> list[tuple[str, str, str]]:
+    """(login, email, name) triples: the tricky values plus random ones, all unique."""
+    rng = random.Random(20240601)
+    rows = []
+    for i, name in enumerate(TRICKY):
+        token = "".join(c for c in name.lower() if c.isalnum())[:8] or "x"
+        rows.append((f"{token}{i}", f"{token}.{i}@Example.COM", name))
+    for i in range(160):
+        size = rng.randint(1, 12)
+        name = "".join(rng.choice(ALPHABET) for _ in range(size))
+        login = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(3, 10))) + f"#{i}"
+        rows.append((login, f"u{i}.{rng.choice(['ab', 'Zo', 'e_x', 'q%'])}@host{i % 7}.org", name))
+    return rows
+
+
+CORPUS = _corpus()
+VALUES = [value for row in CORPUS for value in row]
+
+
+def seed(store: Store) -> None:
+    for login, email, name in CORPUS:
+        store.create_user(login=login, email=email, name=name, password_hash="h", salt="s")
+    # A service account that matches many queries: excluded on both paths.
+    store.create_user(
+        login="sa-everything",
+        email="sa-everything@example.com",
+        name="Émile ab file x%y 100% STRASSE",
+        password_hash="",
+        salt="",
+        service_account=True,
+    )
+
+
+@contextlib.contextmanager
+def planner(store: Store, statements: tuple[str, ...]) -> Iterator[None]:
+    """On PostgreSQL, run every transaction with these planner settings."""
+    if store.db.dialect != "postgresql":
+        yield
+        return
+
+    def on_begin(conn: Connection) -> None:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+    event.listen(store.db.engine, "begin", on_begin)
+    try:
+        yield
+    finally:
+        event.remove(store.db.engine, "begin", on_begin)
+
+
+def indexed(store: Store, **kwargs: object) -> Page[User]:
+    with planner(store, PLAN_INDEX):
+        return store.search_users(use_index=True, **kwargs)  # type: ignore[arg-type]
+
+
+def scanned(store: Store, **kwargs: object) -> Page[User]:
+    with planner(store, PLAN_SCAN):
+        return store.search_users(use_index=False, **kwargs)  # type: ignore[arg-type]
+
+
+def mangle_case(text: str, flips: list[bool]) -> str:
+    return (
+        "".join(c.swapcase() if flips[i % len(flips)] else c for i, c in enumerate(text))
+        if flips
+        else text
+    )
+
+
+substrings = st.builds(
+    lambda value, start, length, flips: mangle_case(value[start : start + length], flips),
+    st.sampled_from([v for v in VALUES if v]),
+    st.integers(0, 12),
+    st.integers(1, 14),
+    st.lists(st.booleans(), max_size=4),
+)
+queries = st.one_of(substrings, st.text(ALPHABET, max_size=8))
+SETTINGS = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def summary(page: Page[User]) -> tuple[int, list[int]]:
+    return page.total_count, [u.id for u in page.items]
+
+
+def test_the_index_exists_on_each_backend(store: Store) -> None:
+    with store.db.read() as conn:
+        if store.db.dialect == "sqlite":
+            assert store.db.fts
+            found = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE name = ?", (FTS_TABLE,)
+            ).scalar_one_or_none()
+            assert found == FTS_TABLE
+        else:
+            names = {
+                row[0]
+                for row in conn.exec_driver_sql(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'users'"
+                )
+            }
+            assert set(TRIGRAM_INDEXES) <= names
+
+
+@pytest.mark.parametrize(
+    ("query", "answerable"),
+    [
+        ("ab", False),
+        ("abc", True),
+        ("a%c", False),
+        ("a_c", False),
+        ("émi", False),
+        ("a\tb", False),
+        ('say "hi"', True),
+        ("back\\s", True),
+    ],
+)
+def test_which_queries_the_fts_index_answers(query: str, answerable: bool) -> None:
+    assert fts_can_answer(query) is answerable
+
+
+def test_postgres_uses_the_trigram_indexes_when_told_to(store: Store) -> None:
+    if store.db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's planner only")
+    seed(store)
+    with store.db.read() as conn:
+        for statement in PLAN_INDEX:
+            conn.exec_driver_sql(statement)
+        explain = text(
+            "EXPLAIN SELECT id FROM users WHERE login LIKE :p OR email LIKE :p"
+            " OR lower(name) LIKE :p"
+        )
+        plan = "\n".join(row[0] for row in conn.execute(explain, {"p": "%emile%"}))
+    assert all(name in plan for name in TRIGRAM_INDEXES), plan
+
+
+@pytest.fixture
+def seeded(store: Store) -> Store:
+    """The store with the corpus, once per test (hypothesis' examples share it: reads only)."""
+    seed(store)
+    return store
+
+
+@SETTINGS
+@given(query=queries)
+def test_indexed_search_equals_the_plain_scan(seeded: Store, query: str) -> None:
+    store = seeded
+    args = {"query": query, "page": 1, "per_page": 1000}
+    assert summary(indexed(store, **args)) == summary(scanned(store, **args))
+
+
+@settings(SETTINGS, max_examples=60)
+@given(
+    query=substrings,
+    page=st.integers(1, 4),
+    per_page=st.integers(1, 5),
+    sort=st.sampled_from(
+        [(), (("login", True),), (("email", False),), (("login", False), ("email", True))]
+    ),
+)
+def test_paging_and_sorting_agree(
+    seeded: Store, query: str, page: int, per_page: int, sort: tuple[tuple[str, bool], ...]
+) -> None:
+    store = seeded
+    args = {"query": query, "page": page, "per_page": per_page, "sort": sort}
+    assert summary(indexed(store, **args)) == summary(scanned(store, **args))
+
+
+def test_the_index_follows_updates_and_deletes(store: Store) -> None:
+    seed(store)
+    kim = store.create_user(
+        login="kimberly", email="kim@corp.example", name="Kim Berly", password_hash="h", salt="s"
+    )
+    store.update_user(
+        kim.id, login="kbx", email="kbx@other.example", name="Renamed Person", theme=""
+    )
+    gone = store.create_user(
+        login="deletable",
+        email="deletable@corp.example",
+        name="Soon Gone",
+        password_hash="h",
+        salt="s",
+    )
+    store.delete_user(gone.id)
+    store.touch_last_seen(kim.id)  # an update that does not touch the indexed columns
+    for query in [
+        "kimberly",
+        "Kim Berly",
+        "corp.example",
+        "renamed",
+        "RENAMED PER",
+        "kbx@",
+        "deletable",
+        "Soon Gone",
+        "other.exa",
+    ]:
+        args = {"query": query, "page": 1, "per_page": 1000}
+        assert summary(indexed(store, **args)) == summary(scanned(store, **args)), query
+    hits = indexed(store, query="renamed", page=1, per_page=10)
+    assert [u.login for u in hits.items] == ["kbx"]
+    assert indexed(store, query="kimberly", page=1, per_page=10).total_count == 0
+    assert indexed(store, query="soon gone", page=1, per_page=10).total_count == 0
