@@ -27,13 +27,14 @@ def test_reopening_a_database_keeps_its_data_and_does_not_recreate_the_admin(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'g.db'}"
     first = open_store(url)
-    first.create_user(login="kept", email="kept@example.com", name="", password_hash="h",
-                      salt="s")
+    first.create_user(login="kept", email="kept@example.com", name="", password_hash="h", salt="s")
     first.close()
     second = open_store(url, admin_password="another")
     assert second.find_user("kept").email == "kept@example.com"
     assert [u.login for u in second.search_users(query="", page=1, per_page=10).items] == [
-        "admin", "kept"]
+        "admin",
+        "kept",
+    ]
     second.close()
 
 
@@ -43,5 +44,6 @@ def test_first_start_creates_main_org_and_a_grafana_admin(url: str) -> None:
     boss = store.find_user("boss")
     assert (boss.id, boss.email, boss.is_admin, boss.org_id) == (1, "boss@example.com", True, 1)
     assert [(m.org_id, m.name, m.role) for m in store.user_orgs(boss.id)] == [
-        (1, "Main Org.", "Admin")]
+        (1, "Main Org.", "Admin")
+    ]
     store.close()
