@@ -47,7 +47,7 @@ test-pg: install  ## run the server's tests on PostgreSQL only (starts a private
 	USERAPI_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests -m postgres $(PYTEST_ARGS)
 
 conformance: install  ## run the conformance suite against BASE_URL (ADMIN_AUTH=login:password)
-	$(BIN)/python -m conformance --base-url $(BASE_URL) --admin-auth $(ADMIN_AUTH)
+	$(BIN)/python -m conformance --base-url $(BASE_URL) --admin-auth $(ADMIN_AUTH) $(ARGS)
 
 docs: install  ## build the static API docs into build/docs/
 	$(BIN)/python -m docs.build build/docs

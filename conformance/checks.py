@@ -1,0 +1,117 @@
+"""Checks for rules the contract states in prose, added to schemathesis's built-in ones.
+
+They are passed to each call rather than registered globally, so they judge only this
+suite's runs. Each raises AssertionError with a message someone can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import schemathesis
+from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
+
+Check = Callable[
+    [schemathesis.CheckContext, schemathesis.Response, schemathesis.Case[Any]], bool | None
+]
+
+AGE_IN_WORDS = re.compile(
+    r"^(< 1 minute|1 (year|month|day|hour|minute)|([2-9]|[1-9]\d+) (year|month|day|hour|minute)s)$"
+)
+AGE_SHORT = re.compile(r"^(< 1m|\d+[yMdhm])$")
+PROFILE_OPERATIONS = {"getUserByID", "getSignedInUser"}
+SEARCH_OPERATIONS = {"searchUsers", "searchUsersWithPaging"}
+
+
+def _json(response: schemathesis.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _search_hits(operation_id: str, body: Any) -> Iterator[dict[str, Any]]:
+    hits = body.get("users") if isinstance(body, dict) else body
+    if operation_id in SEARCH_OPERATIONS and isinstance(hits, list):
+        yield from (hit for hit in hits if isinstance(hit, dict))
+
+
+def error_bodies_are_grafana_messages(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
+) -> None:
+    """Every error, documented or not, is a JSON object with a string `message`."""
+    if response.status_code < 400:
+        return
+    body = _json(response)
+    if not (isinstance(body, dict) and isinstance(body.get("message"), str)):
+        raise AssertionError(
+            f'{response.status_code} body is not {{"message": str}}: {response.text[:200]!r}'
+        )
+
+
+def undeclared_methods_answer_404(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
+) -> None:
+    """Grafana's router has no 405: a method a path does not serve is 404 "Not found"."""
+    meta = case.meta
+    data = meta.phase.data if meta is not None else None
+    if not isinstance(data, CoveragePhaseData):
+        return
+    if data.scenario != CoverageScenario.UNSPECIFIED_HTTP_METHOD:
+        return
+    if response.status_code != 404:
+        raise AssertionError(
+            f"{response.request.method} {case.formatted_path} answered "
+            f"{response.status_code}; the contract says 404 for a method a path does not serve"
+        )
+
+
+def avatar_urls_hash_the_email(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
+) -> None:
+    """avatarUrl is /avatar/<md5 of the lower-cased e-mail> (or Grafana's placeholder image)."""
+    operation_id = case.operation.definition.raw.get("operationId", "")
+    body = _json(response)
+    if response.status_code != 200 or body is None:
+        return
+    people = list(_search_hits(operation_id, body))
+    if operation_id in PROFILE_OPERATIONS and isinstance(body, dict) and body.get("id"):
+        people.append(body)
+    for person in people:
+        email, url = person.get("email"), person.get("avatarUrl")
+        if not isinstance(email, str) or not isinstance(url, str) or not email:
+            continue
+        digest = hashlib.md5(email.lower().encode()).hexdigest()
+        if not (url.endswith(f"/avatar/{digest}") or url.endswith("/public/img/user_profile.png")):
+            raise AssertionError(f"avatarUrl of {email!r} is {url!r}, expected /avatar/{digest}")
+
+
+def last_seen_age_check(short_form_tolerated: bool) -> Check:
+    def last_seen_age_is_in_words(
+        ctx: schemathesis.CheckContext,
+        response: schemathesis.Response,
+        case: schemathesis.Case[Any],
+    ) -> None:
+        """lastSeenAtAge reads "10 years", "2 minutes", "< 1 minute"..."""
+        operation_id = case.operation.definition.raw.get("operationId", "")
+        for hit in _search_hits(operation_id, _json(response)):
+            age = hit.get("lastSeenAtAge")
+            if not isinstance(age, str):
+                continue
+            if AGE_IN_WORDS.match(age) or (short_form_tolerated and AGE_SHORT.match(age)):
+                continue
+            raise AssertionError(f"lastSeenAtAge {age!r} of {hit.get('login')!r} is not in words")
+
+    return last_seen_age_is_in_words
+
+
+def contract_checks(tolerances: frozenset[str]) -> list[Check]:
+    return [
+        error_bodies_are_grafana_messages,
+        undeclared_methods_answer_404,
+        avatar_urls_hash_the_email,
+        last_seen_age_check("lastseen-short-format" in tolerances),
+    ]

@@ -1,0 +1,145 @@
+"""The run's settings: command-line option, then environment variable, then pytest ini value."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conformance import spec, tolerances
+
+DEFAULT_SEED = 20_240_601
+PROFILES = ("ci", "thorough")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much generated data a profile buys."""
+
+    contract_examples: int  # schemathesis fuzzing cases per operation (coverage phase is extra)
+    property_examples: int  # hypothesis examples per property test
+    population: int  # seeded users for the search properties
+    shrink: bool  # minimise failing examples (costs many requests per failure)
+
+
+BUDGETS = {
+    "ci": Budget(contract_examples=6, property_examples=8, population=8, shrink=False),
+    "thorough": Budget(contract_examples=100, property_examples=150, population=24, shrink=True),
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    base_url: str | None
+    app: str | None
+    admin_auth: tuple[str, str]
+    tolerances: frozenset[str]
+    grafana_version: str | None
+    profile: str
+    seed: int
+    fail_on_unobserved: bool
+    report_dir: Path | None
+    spec_path: Path
+    operations: frozenset[str]
+    max_requests: int
+    request_timeout: float
+
+    @property
+    def budget(self) -> Budget:
+        return BUDGETS[self.profile]
+
+    @property
+    def target_label(self) -> str:
+        return self.base_url or f"in-process app {self.app}"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "Grafana User API conformance suite")
+    add = group.addoption
+    add("--base-url", help="test the server at this URL [CONFORMANCE_BASE_URL]")
+    add("--app", help="'module:factory' returning an ASGI app, tested in-process [CONFORMANCE_APP]")
+    add("--admin-auth", help="LOGIN:PASSWORD of a Grafana Admin [CONFORMANCE_ADMIN_AUTH]")
+    add(
+        "--tolerate",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="apply a named tolerance (repeatable) [CONFORMANCE_TOLERATE, comma-separated]",
+    )
+    add("--grafana-version", help="apply the tolerances a Grafana major version needs")
+    add("--profile", choices=PROFILES, help="ci (default, fast) or thorough [CONFORMANCE_PROFILE]")
+    add("--seed", type=int, help=f"generation seed (default {DEFAULT_SEED}) [CONFORMANCE_SEED]")
+    add(
+        "--fail-on-unobserved",
+        action="store_true",
+        default=None,
+        help="fail the run when a documented status was never produced",
+    )
+    add("--report-dir", help="write report.md (and observed.json) here [CONFORMANCE_REPORT_DIR]")
+    add("--spec", help="the contract to test against (default: the repository's openapi.yaml)")
+    add(
+        "--operation",
+        action="append",
+        default=[],
+        metavar="OPERATION_ID",
+        help="limit per-operation tests to these operationIds (repeatable)",
+    )
+    add("--max-requests", type=int, help="abort the run after this many requests (default 60000)")
+    add("--request-timeout", type=float, help="seconds per request (default 10)")
+    parser.addini("conformance_app", "'module:factory' for in-process runs without --base-url")
+
+
+def _pick(config: pytest.Config, name: str, env: str, default: str | None = None) -> str | None:
+    value = config.getoption(name)
+    if value is None or value == []:
+        value = os.environ.get(env) or None
+    return default if value is None else str(value)
+
+
+def from_config(config: pytest.Config) -> RunOptions:
+    """Read and validate the options; a bad value is a usage error (exit code 2 in the CLI)."""
+    base_url = _pick(config, "base_url", "CONFORMANCE_BASE_URL")
+    app = _pick(config, "app", "CONFORMANCE_APP") or (str(config.getini("conformance_app")) or None)
+    admin = _pick(config, "admin_auth", "CONFORMANCE_ADMIN_AUTH", "admin:admin") or ""
+    login, sep, password = admin.partition(":")
+    if not (sep and login and password):
+        raise pytest.UsageError("--admin-auth must be LOGIN:PASSWORD")
+    if base_url is None and app is None:
+        raise pytest.UsageError("give --base-url URL, or --app module:factory (or conformance_app)")
+    spec_path = Path(_pick(config, "spec", "CONFORMANCE_SPEC") or spec.DEFAULT_SPEC)
+    if not spec_path.is_file():
+        raise pytest.UsageError(f"contract not found: {spec_path}")
+    contract = spec.load(spec_path)
+    names = [n for opt in config.getoption("tolerate") for n in opt.split(",") if n]
+    names += [n for n in os.environ.get("CONFORMANCE_TOLERATE", "").split(",") if n]
+    version = _pick(config, "grafana_version", "CONFORMANCE_GRAFANA_VERSION")
+    try:
+        applied = tolerances.resolve(names, version, contract)
+    except tolerances.UnknownTolerance as exc:
+        raise pytest.UsageError(str(exc)) from None
+    operations = frozenset(config.getoption("operation"))
+    unknown = operations - {op.operation_id for op in contract.operations}
+    if unknown:
+        raise pytest.UsageError(f"unknown operationId(s): {', '.join(sorted(unknown))}")
+    profile = _pick(config, "profile", "CONFORMANCE_PROFILE", "ci") or "ci"
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
+    report_dir = _pick(config, "report_dir", "CONFORMANCE_REPORT_DIR")
+    fail_flag = config.getoption("fail_on_unobserved")
+    return RunOptions(
+        base_url=base_url.rstrip("/") if base_url else None,
+        app=None if base_url else app,
+        admin_auth=(login, password),
+        tolerances=applied,
+        grafana_version=version,
+        profile=profile,
+        seed=int(_pick(config, "seed", "CONFORMANCE_SEED", str(DEFAULT_SEED)) or DEFAULT_SEED),
+        fail_on_unobserved=bool(fail_flag or os.environ.get("CONFORMANCE_FAIL_ON_UNOBSERVED")),
+        report_dir=Path(report_dir) if report_dir else None,
+        spec_path=spec_path,
+        operations=operations,
+        max_requests=int(_pick(config, "max_requests", "CONFORMANCE_MAX_REQUESTS", "60000") or 0),
+        request_timeout=float(_pick(config, "request_timeout", "CONFORMANCE_TIMEOUT", "10") or 10),
+    )

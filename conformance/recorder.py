@@ -1,0 +1,69 @@
+"""What a run saw: every (operation, status) answered, every deviation, the request budget."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import pytest
+
+from conformance.spec import Contract
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One way the target differs from the contract, for the report."""
+
+    operation: str  # operationId, or "-" when no request is to blame
+    status: int | None  # the status the target answered
+    field: str  # JSON path, header or "status"; "-" when not about one field
+    check: str  # schemathesis check title or the suite's test name
+    detail: str
+    test: str  # the failing test's node id
+
+
+@dataclass
+class Recorder:
+    contract: Contract
+    max_requests: int
+    observed: defaultdict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    deviations: list[Deviation] = field(default_factory=list)
+    requests: int = 0
+    current_test: str = "-"
+    last_answer: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def observe(self, method: str, path: str, status: int) -> None:
+        """Count a response to a concrete request (routed by the contract's paths)."""
+        operation = self.contract.match(method, path)
+        self.observe_operation(operation.operation_id if operation else None, status)
+
+    def observe_operation(self, operation_id: str | None, status: int) -> None:
+        self.requests += 1
+        if self.max_requests and self.requests > self.max_requests:
+            pytest.exit(f"request budget of {self.max_requests} exhausted", returncode=3)
+        if operation_id is None:
+            return
+        self.observed[operation_id][status] += 1
+        self.last_answer[self.current_test] = (operation_id, status)
+
+    def deviate(self, deviation: Deviation) -> None:
+        self.deviations.append(deviation)
+
+    def blame(self, test: str) -> tuple[str, int | None]:
+        """The operation and status of the last answer a test received."""
+        operation, status = self.last_answer.get(test, ("-", None))
+        return operation, status
+
+    def unobserved(self) -> dict[str, list[int]]:
+        """Documented statuses below 500 that no request produced, per operation.
+
+        Server errors (5xx) are documented for completeness but cannot be provoked from
+        outside a healthy server, so they are not expected to be observed.
+        """
+        missing: dict[str, list[int]] = {}
+        for operation in self.contract.operations:
+            seen = self.observed.get(operation.operation_id, Counter())
+            gaps = sorted(s for s in operation.statuses if s < 500 and s not in seen)
+            if gaps:
+                missing[operation.operation_id] = gaps
+        return missing

@@ -1,0 +1,91 @@
+"""Run the suite inside this process and collect what happened (for the CLI and self-tests)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conformance.recorder import Deviation
+
+SUITE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    failed: dict[str, str] = field(default_factory=dict)  # node id -> failure text
+    passed: int = 0
+    deviations: list[Deviation] = field(default_factory=list)
+    unobserved: dict[str, list[int]] = field(default_factory=dict)
+
+    def failure_text(self) -> str:
+        """Every failing test id and its failure, as one searchable text."""
+        return "\n".join(f"{node}\n{text}" for node, text in self.failed.items())
+
+
+class _Collector:
+    """A pytest plugin object that keeps the reports of one run."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.outcome.failed[report.nodeid] = report.longreprtext
+        elif report.passed and report.when == "call":
+            self.outcome.passed += 1
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from conformance.plugin import RECORDER
+
+        recorder = session.config.stash.get(RECORDER, None)
+        if recorder is not None:
+            self.outcome.deviations = list(recorder.deviations)
+            self.outcome.unobserved = recorder.unobserved()
+
+
+def run_suite(args: Sequence[str], modules: Sequence[str] = ()) -> Outcome:
+    """`pytest <suite> -p conformance.plugin *args`, in this process.
+
+    `modules` limits the run to some of the suite's test files (e.g. `test_chains.py`).
+
+    The suite's test modules build their tests from the run's options when imported, so
+    they are imported afresh for every run (and the caller's copies are put back after).
+    """
+    ours = [
+        name
+        for name in sys.modules
+        if name.startswith("conformance.test_") or name == "conformance.conftest"
+    ]
+    saved = {name: sys.modules.pop(name) for name in ours}
+    outcome = Outcome(exit_code=0)
+    try:
+        paths = [str(SUITE_DIR / module) for module in modules] or [str(SUITE_DIR)]
+        code = pytest.main(
+            [
+                *paths,
+                "-p",
+                "conformance.plugin",
+                "-p",
+                "no:cacheprovider",
+                # already imported here, so pytest cannot (and need not) rewrite them
+                "-W",
+                "ignore::pytest.PytestAssertRewriteWarning",
+                *args,
+            ],
+            plugins=[_Collector(outcome)],
+        )
+    finally:
+        for name in [
+            n
+            for n in sys.modules
+            if n.startswith("conformance.test_") or n == "conformance.conftest"
+        ]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+    outcome.exit_code = int(code)
+    return outcome

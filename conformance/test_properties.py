@@ -1,0 +1,187 @@
+"""Layer 4: properties the schema cannot state, checked with generated queries and users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance.options import RunOptions
+from conformance.plugin import property_settings
+from conformance.target import Target
+from conformance.tolerances import tolerated
+from conformance.world import Account, World
+
+MAX_PAGES = 10
+FIELDS = ("login", "email", "name")
+
+
+def search_all(client: httpx.Client, query: str) -> tuple[int, list[dict[str, Any]]]:
+    """Every hit for a query, page by page (1000 a page), and the reported totalCount."""
+    hits: list[dict[str, Any]] = []
+    total = 0
+    for page in range(1, MAX_PAGES + 1):
+        body = client.get(
+            "/api/users/search", params={"query": query, "perpage": 1000, "page": page}
+        ).json()
+        total = body["totalCount"]
+        hits += body["users"]
+        if len(body["users"]) < 1000:
+            break
+    return total, hits
+
+
+def matches(query: str, person: dict[str, Any] | Account) -> bool:
+    values = [person[f] if isinstance(person, dict) else getattr(person, f) for f in FIELDS]
+    return any(query.lower() in str(value).lower() for value in values)
+
+
+def queries(world: World) -> st.SearchStrategy[str]:
+    """Pieces of the seeded users' logins, e-mails and names, in any letter case."""
+    texts = [getattr(a, f) for a in world.population for f in FIELDS]
+
+    def piece(text: str) -> st.SearchStrategy[str]:
+        return st.tuples(st.integers(0, len(text) - 1), st.integers(1, 12)).map(
+            lambda span: text[span[0] : span[0] + span[1]]
+        )
+
+    found = st.sampled_from(texts).flatmap(piece)
+    return found.flatmap(lambda q: st.sampled_from([q, q.upper(), q.swapcase()]))
+
+
+@given(data=st.data())
+@property_settings
+def test_every_search_hit_contains_the_query_and_no_seeded_match_is_missed(
+    data: st.DataObject, as_root: httpx.Client, world: World
+) -> None:
+    query = data.draw(queries(world), label="query")
+    _, hits = search_all(as_root, query)
+    strays = [h["login"] for h in hits if not matches(query, h)]
+    assert not strays, f"hits without {query!r} in login, email or name: {strays[:5]}"
+    missed = {a.login for a in world.population if matches(query, a)} - {h["login"] for h in hits}
+    assert not missed, f"users matching {query!r} missing from the hits: {sorted(missed)}"
+
+
+@given(data=st.data())
+@property_settings
+def test_total_count_is_the_number_of_matches(
+    data: st.DataObject, as_root: httpx.Client, world: World
+) -> None:
+    query = data.draw(queries(world), label="query")
+    total, hits = search_all(as_root, query)
+    assert total == len(hits), f"totalCount {total} for {len(hits)} hits of {query!r}"
+    listed = as_root.get("/api/users", params={"query": query, "perpage": 1000}).json()
+    assert [u["id"] for u in listed] == [h["id"] for h in hits][:1000], "GET /api/users differs"
+
+
+@given(per_page=st.integers(min_value=1, max_value=7))
+@property_settings
+def test_pages_partition_the_search_result(
+    per_page: int, as_root: httpx.Client, world: World
+) -> None:
+    query = world.population_query
+    total, everyone = search_all(as_root, query)
+    assert total == len(world.population), f"{query!r} should match the population"
+    seen: list[int] = []
+    for page in range(1, -(-total // per_page) + 2):  # one page past the end
+        body = as_root.get(
+            "/api/users/search", params={"query": query, "perpage": per_page, "page": page}
+        ).json()
+        assert (body["page"], body["perPage"], body["totalCount"]) == (page, per_page, total)
+        assert len(body["users"]) <= per_page, f"page {page} holds {len(body['users'])} users"
+        seen += [u["id"] for u in body["users"]]
+    assert len(seen) == len(set(seen)), f"pages of {per_page} overlap"
+    assert sorted(seen) == sorted(u["id"] for u in everyone), f"pages of {per_page} leave gaps"
+
+
+@given(
+    per_page=st.one_of(st.none(), st.integers(-5, 0)), page=st.one_of(st.none(), st.integers(-5, 0))
+)
+@property_settings
+def test_page_and_perpage_defaults_apply(
+    per_page: int | None, page: int | None, as_root: httpx.Client, world: World
+) -> None:
+    params = {"query": world.population_query, "perpage": per_page, "page": page}
+    body = as_root.get(
+        "/api/users/search", params={k: v for k, v in params.items() if v is not None}
+    ).json()
+    assert (body["page"], body["perPage"]) == (1, 1000), "defaults not applied"
+    _, everyone = search_all(as_root, world.population_query)
+    assert [u["id"] for u in body["users"]] == [u["id"] for u in everyone][:1000]
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", ""])
+def test_paging_values_that_are_not_integers_are_refused(
+    value: str, as_root: httpx.Client, conformance_options: RunOptions
+) -> None:
+    response = as_root.get("/api/users/search", params={"perpage": value, "page": "1"})
+    if tolerated("lenient-query-integers", conformance_options.tolerances) and value:
+        assert response.status_code in (200, 400)
+        if response.status_code == 200:
+            assert response.json()["perPage"] == 1000
+        return
+    assert response.status_code in ((200, 400) if value == "" else (400,)), response.text
+
+
+def _people(world: World) -> list[Account]:
+    """Seeded users nothing else changes (the fuzzer only touches victims)."""
+    return [world.plain, *world.population]
+
+
+@given(data=st.data())
+@property_settings
+def test_lookup_by_login_and_by_email_agree_with_get_by_id(
+    data: st.DataObject, as_root: httpx.Client, world: World, conformance_options: RunOptions
+) -> None:
+    person = data.draw(st.sampled_from(_people(world)), label="user")
+    key = data.draw(st.sampled_from([person.login, person.email, person.email.upper()]))
+    found = as_root.get("/api/users/lookup", params={"loginOrEmail": key})
+    assert found.status_code == 200, f"lookup {key!r}: {found.status_code}"
+    thin, full = found.json(), as_root.get(f"/api/users/{person.id}").json()
+    same = ("id", "login", "email", "name", "isGrafanaAdmin", "isDisabled", "orgId")
+    assert {k: thin.get(k) for k in same} == {k: full.get(k) for k in same}
+    assert (thin["avatarUrl"], thin["authLabels"]) == ("", None), "lookup's thin profile"
+    if "uid" in thin or not tolerated("no-uid-field", conformance_options.tolerances):
+        assert thin["uid"] == "", "lookup's thin profile has an empty uid"
+
+
+@given(data=st.data())
+@property_settings
+def test_a_users_orgs_and_teams_are_exactly_their_memberships(
+    data: st.DataObject, as_root: httpx.Client, target: Target, world: World
+) -> None:
+    person = data.draw(st.sampled_from(_people(world)), label="user")
+    orgs = as_root.get(f"/api/users/{person.id}/orgs").json()
+    assert {o["orgId"]: o["role"] for o in orgs} == world.memberships[person.id]
+    names = [o["name"].lower() for o in orgs]
+    assert names == sorted(names), "orgs are not sorted by name"
+    with target.session(person.basic) as me:
+        assert me.get("/api/user/orgs").json() == orgs, "GET /api/user/orgs differs"
+    teams = as_root.get(f"/api/users/{person.id}/teams").json()
+    assert {t["id"] for t in teams} == world.teams_of(person.id)
+    for team in teams:
+        assert team["memberCount"] == len(world.team_members[team["id"]]), team["name"]
+
+
+@given(data=st.data())
+@property_settings
+def test_get_api_user_is_the_caller(data: st.DataObject, target: Target, world: World) -> None:
+    person = data.draw(st.sampled_from([world.root, *_people(world)]), label="user")
+    with target.session(person.basic) as me:
+        profile = me.get("/api/user").json()
+    assert (profile["id"], profile["login"], profile["email"]) == (
+        person.id,
+        person.login,
+        person.email,
+    )
+
+
+def test_service_accounts_never_appear_among_users(as_root: httpx.Client, world: World) -> None:
+    sa_name = f"{world.prefix}sa"
+    hits = as_root.get("/api/users/search", params={"query": sa_name}).json()
+    assert hits["totalCount"] == 0 and hits["users"] == [], "a service account is listed"
+    missing = as_root.get(f"/api/users/{world.service_account_id}")
+    assert missing.status_code == 404, "a service account has a user profile"

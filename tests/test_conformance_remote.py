@@ -1,0 +1,107 @@
+"""The conformance suite over HTTP: `--base-url` mode against the reference server on a port,
+and the command line's reports and exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.__main__ import main
+from conformance.runner import run_suite
+from handlers.app import create_test_app
+from tests.support.postgres import free_port
+from tests.support.servers import serve_in_thread
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "CONFORMANCE_BASE_URL",
+        "CONFORMANCE_APP",
+        "CONFORMANCE_TOLERATE",
+        "CONFORMANCE_GRAFANA_VERSION",
+        "CONFORMANCE_REPORT_DIR",
+        "CONFORMANCE_FAIL_ON_UNOBSERVED",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with serve_in_thread(create_test_app()) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_the_whole_suite_passes_against_the_reference_server_on_a_port(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    outcome = run_suite(["--base-url", server, "--report-dir", str(tmp_path), "-q"])
+    elapsed = time.monotonic() - started
+    assert outcome.exit_code == pytest.ExitCode.OK, outcome.failure_text()[:5000]
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "None: the target conforms to the contract." in report
+    assert "Everything the run created was removed." in report
+    leftovers = httpx.get(
+        f"{server}/api/users/search", params={"query": "cnf-"}, auth=("admin", "admin")
+    ).json()
+    assert leftovers["totalCount"] == 0, [u["login"] for u in leftovers["users"]]
+    with capsys.disabled():
+        print(f"\nconformance over HTTP: {outcome.passed} tests passed in {elapsed:.1f} s")
+
+
+def test_the_command_line_writes_junit_and_the_report_and_exits_0(
+    server: str, tmp_path: Path
+) -> None:
+    code = main(["--base-url", server, "--report-dir", str(tmp_path), "-k", "getHealth"])
+    assert code == 0
+    assert "getHealth" in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+    observed = json.loads((tmp_path / "observed.json").read_text(encoding="utf-8"))
+    assert observed["observed"]["getHealth"]["200"] >= 1
+    assert (tmp_path / "report.md").read_text(encoding="utf-8").startswith("# Conformance report")
+
+
+def test_the_command_line_exits_2_when_the_server_cannot_be_reached(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["--base-url", url, "--report-dir", str(tmp_path)]) == 2
+
+
+def test_the_command_line_exits_2_on_an_unknown_tolerance(server: str, tmp_path: Path) -> None:
+    assert (
+        main(["--base-url", server, "--report-dir", str(tmp_path), "--tolerate", "no-such-thing"])
+        == 2
+    )
+
+
+def test_the_command_line_exits_2_when_the_admin_credentials_are_wrong(
+    server: str, tmp_path: Path
+) -> None:
+    # A throwaway server: its admin may receive this one wrong password.
+    code = main(
+        [
+            "--base-url",
+            server,
+            "--admin-auth",
+            "admin:wrong",
+            "--report-dir",
+            str(tmp_path),
+            "-k",
+            "getHealth",
+        ]
+    )
+    assert code == 2
+
+
+def test_fail_on_unobserved_fails_a_run_that_leaves_documented_statuses_unproduced(
+    server: str, tmp_path: Path
+) -> None:
+    args = ["--base-url", server, "--report-dir", str(tmp_path), "-k", "getHealth"]
+    assert main([*args, "--fail-on-unobserved"]) == 1
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| getUserByID | 200" in report  # listed among the statuses never observed
