@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from handlers.protocol import HTTP_PROTOCOL
 from handlers.settings import Settings
 
 
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             port=settings.http_port,
             workers=settings.workers,
             access_log=settings.access_log,
+            http=HTTP_PROTOCOL,
         )
         return
     from handlers.app import create_app
@@ -51,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=settings.http_port,
         access_log=settings.access_log,
         timeout_graceful_shutdown=10,
+        http=HTTP_PROTOCOL,
     )
 
 

@@ -108,13 +108,27 @@ class GrafanaBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         try:
             body = await super()._parse(stream, scope=scope)
-        except (UnicodeDecodeError, LookupError) as error:  # not UTF-8, or an unknown charset
-            raise BodyRejected(f"undecodable body: {error}") from None
+            # Lone UTF-16 surrogates ("\\ud800") parse, but no database can store them.
+            json.dumps(body, ensure_ascii=False).encode()
+        except (ValueError, LookupError, RecursionError) as error:
+            # Not UTF-8 or an unknown charset, integers beyond Python's 4300 digits,
+            # nesting deeper than the parser recurses, or lone surrogates.
+            raise BodyRejected(f"unusable body: {type(error).__name__}") from None
         properties = self._schema.get("properties") if isinstance(self._schema, dict) else None
         if isinstance(body, dict) and properties:
             names = {name.lower(): name for name in properties}
             body = {names.get(key.lower(), key): value for key, value in body.items()}
         return body
+
+    def _validate(self, body: Any) -> None:
+        """connexion's check, but its reason (which is logged) names the failed rule and
+        the field, never the value: the value may be a password sent in the wrong shape."""
+        if body is None and not self._nullable:
+            raise BodyRejected("empty body")
+        error = next(iter(self._validator.iter_errors(body)), None)
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path)
+            raise BodyRejected(f"{error.validator} rule failed at /{where}")
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         # connexion guesses JSON for a body without a content type; Grafana's binder does not.

@@ -42,7 +42,12 @@ async def _send_json(send: Any, status: int, body: dict[str, str]) -> None:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over the limit with 413 before reading them into memory."""
+    """Refuses bodies over the limit with 413 before reading them into memory.
+
+    A declared Content-Length is checked up front (the server frames the body by it). A
+    streamed body (Transfer-Encoding: chunked, no length) is read here, up to the limit,
+    and handed on with its length: connexion validates only bodies that declare one and
+    would otherwise ignore it, and nothing would bound what the client sends."""
 
     def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -52,28 +57,44 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await _send_json(send, 413, {"message": "request body too large"})
             return
-        seen = 0
+        if length is None and b"transfer-encoding" in headers:
+            body = bytearray()
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                if len(body) > self.limit:
+                    await _send_json(send, 413, {"message": "request body too large"})
+                    return
+                more = message.get("more_body", False)
+            scope = {
+                **scope,
+                "headers": [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"]
+                + [(b"content-length", str(len(body)).encode())],
+            }
+            receive = _replay(bytes(body), receive)
+        await self.app(scope, receive, send)
 
-        async def limited_receive() -> Any:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise BodyTooLarge()
-            return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await _send_json(send, 413, {"message": "request body too large"})
+def _replay(body: bytes, receive: Any) -> Any:
+    """A receive channel that gives the whole body once, then the client's own events."""
+    given = False
 
+    async def replay() -> Any:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
 
-class BodyTooLarge(Exception):
-    pass
+    return replay
 
 
 class MetricsMiddleware:

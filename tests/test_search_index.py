@@ -11,15 +11,17 @@ import contextlib
 import random
 import string
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, event, text
+from sqlalchemy import event
 
-from handlers.store import Store
+from handlers.store import Store, fast
 from handlers.store.models import Page, User
-from handlers.store.search import FTS_TABLE, TRIGRAM_INDEXES, fts_can_answer
+from handlers.store.search import FTS_TABLE, TRIGRAM_INDEXES, fts_can_answer, trigram_can_help
+from handlers.store.users import _search_statements
 
 # Values chosen to trip the index: case folding beyond ASCII (Kelvin sign, dotted I,
 # ligatures, sharp s), LIKE wildcards, FTS5 phrase quoting, backslashes, control characters,
@@ -54,7 +56,7 @@ TRICKY = [
 ]
 ALPHABET = string.ascii_letters + string.digits + " .@-_%\"'\\\tÉéß\u212aİıﬁ日"
 PLAN_SCAN = ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off")
-PLAN_INDEX = ("SET LOCAL enable_seqscan = off",)
+PLAN_INDEX = ("SET LOCAL enable_seqscan = off", "SET LOCAL enable_indexscan = off")
 
 
 def _corpus() -> list[tuple[str, str, str]]:
@@ -92,20 +94,23 @@ def seed(store: Store) -> None:
 
 @contextlib.contextmanager
 def planner(store: Store, statements: tuple[str, ...]) -> Iterator[None]:
-    """On PostgreSQL, run every transaction with these planner settings."""
+    """On PostgreSQL, run every transaction with these planner settings (SET LOCAL when a
+    connection is checked out of the pool: the store's Core and raw reads both do that)."""
     if store.db.dialect != "postgresql":
         yield
         return
 
-    def on_begin(conn: Connection) -> None:
+    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        cursor = dbapi_connection.cursor()
         for statement in statements:
-            conn.exec_driver_sql(statement)
+            cursor.execute(statement)
+        cursor.close()
 
-    event.listen(store.db.engine, "begin", on_begin)
+    event.listen(store.db.engine.pool, "checkout", on_checkout)
     try:
         yield
     finally:
-        event.remove(store.db.engine, "begin", on_begin)
+        event.remove(store.db.engine.pool, "checkout", on_checkout)
 
 
 def indexed(store: Store, **kwargs: object) -> Page[User]:
@@ -182,18 +187,38 @@ def test_which_queries_the_fts_index_answers(query: str, answerable: bool) -> No
     assert fts_can_answer(query) is answerable
 
 
-def test_postgres_uses_the_trigram_indexes_when_told_to(store: Store) -> None:
+@pytest.mark.parametrize(
+    ("query", "helps"),
+    [
+        ("ab", False),
+        ("a%b", False),
+        ("a_bc", False),
+        ("abc", True),
+        ("x%abc_", True),
+        ("é日本", False),
+        ("..ab1..", True),
+        ("a b", True),
+        ("x.y", True),
+        ("a.", False),
+    ],
+)
+def test_when_the_trigram_index_is_worth_reading(query: str, helps: bool) -> None:
+    assert trigram_can_help(query) is helps
+
+
+def test_postgres_search_can_use_the_trigram_index(store: Store) -> None:
     if store.db.dialect != "postgresql":
         pytest.skip("PostgreSQL's planner only")
     seed(store)
-    with store.db.read() as conn:
+    _, paging = _search_statements(store.db.engine.dialect, True, False, True, ())
+    with fast.raw_read(store.db) as cursor:
         for statement in PLAN_INDEX:
-            conn.exec_driver_sql(statement)
-        explain = text(
-            "EXPLAIN SELECT id FROM users WHERE login LIKE :p OR email LIKE :p"
-            " OR lower(name) LIKE :p"
+            cursor.execute(statement)
+        cursor.execute(
+            "EXPLAIN " + paging.sql,
+            paging._params({"pattern": "%emile%", "limit": 10, "offset": 0}),
         )
-        plan = "\n".join(row[0] for row in conn.execute(explain, {"p": "%emile%"}))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
     assert all(name in plan for name in TRIGRAM_INDEXES), plan
 
 

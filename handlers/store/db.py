@@ -158,6 +158,10 @@ def bootstrap(
 ) -> None:
     """Grafana's first start: org 1 "Main Org." and a Grafana Admin who is its Admin."""
     now = utcnow()
+    if conn.dialect.name == "postgresql":
+        # Worker processes start together on a new database: one bootstraps, the others
+        # wait here and then find the rows (SQLite's BEGIN IMMEDIATE already serialises).
+        conn.execute(text("SELECT pg_advisory_xact_lock(3000)"))
     if conn.execute(select(schema.orgs.c.id).limit(1)).first() is None:
         conn.execute(
             schema.orgs.insert().values(id=1, name="Main Org.", version=0, created=now, updated=now)

@@ -11,23 +11,39 @@ that predicate exactly and only add a way to find the candidate rows quickly:
   used only where it cannot miss a row: queries of 3 or more printable ASCII characters
   without `%` or `_` (shorter queries have no trigram; wildcards and non-ASCII case folding
   differ between LIKE and FTS5). Everything else takes Grafana's plain scan.
-* PostgreSQL: pg_trgm GIN indexes on login, email and lower(name) (revision 0002). The query
-  does not change at all: the planner uses the indexes for `LIKE '%query%'` and re-checks
-  every row against the LIKE itself, so answers are identical by construction. Without the
-  pg_trgm extension (not installed, or not permitted) the indexes are simply absent.
+* PostgreSQL: one pg_trgm GIN index on `login || ' ' || email || ' ' || lower(name)`
+  (revision 0002). The store ANDs `that expression LIKE '%query%'` to Grafana's predicate:
+  whatever one column contains, the concatenation contains too, so the extra condition is
+  always true for a matching row (wildcards included) and only lets the planner use the
+  index; every candidate is re-checked against the original predicate, so answers are
+  identical by construction, for every query. Without the pg_trgm extension (not
+  installed, or not permitted) the index is absent and the planner scans, as Grafana does.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, literal_column, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    table,
+)
 
 from handlers.store import schema
 
 FTS_TABLE = "users_fts"
-TRIGRAM_INDEXES = ("ix_users_login_trgm", "ix_users_email_trgm", "ix_users_name_trgm")
+TRIGRAM_INDEXES = ("ix_users_search_trgm",)
 MIN_INDEXED_LENGTH = 3  # the trigram tokenizer needs three characters to match anything
+_WILDCARDS = re.compile(r"[%_]")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_BOUNDARY = re.compile(r"[\x20-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]")  # ASCII, not a word
 
 
 def fts_can_answer(query: str) -> bool:
@@ -46,15 +62,46 @@ def fts_phrase(query: str) -> str:
     return '"' + query.replace('"', '""') + '"'
 
 
-def fts_candidates(query: str) -> ColumnElement[bool]:
-    """`users.id IN (ids whose login, email or name contain the query's trigrams in a row)`."""
+def fts_candidates() -> ColumnElement[bool]:
+    """`users.id IN (ids whose login, email or name contain the query's trigrams in a row)`;
+    the phrase is the bound parameter `fts_phrase` (see fts_phrase)."""
     fts = table(FTS_TABLE)
+    phrase = bindparam("fts_phrase", type_=String)
     matching: Select[Any] = (
         select(literal_column("rowid"))
         .select_from(fts)
-        .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("fts_phrase", fts_phrase(query))))
+        .where(literal_column(FTS_TABLE).op("MATCH")(phrase))
     )
     return schema.users.c.id.in_(matching.scalar_subquery())
+
+
+def trigram_can_help(query: str) -> bool:
+    """Whether pg_trgm extracts at least one trigram from `LIKE '%query%'`. Without one the
+    index would be read whole (seconds), so the store leaves it out and PostgreSQL scans the
+    table, as Grafana does.
+
+    pg_trgm splits the pattern into words (runs of letters and digits; `%` and `_` end a
+    word without a boundary) and pads a word with two blanks where a literal non-word
+    character precedes it and one where one follows: a trigram exists for a word of three or
+    more characters, of two with a boundary on either side, or of one with a boundary
+    before it. Only ASCII is judged (other letters' word-ness depends on the locale)."""
+    for part in _WILDCARDS.split(query):
+        for word in _WORD.finditer(part):
+            size = word.end() - word.start()
+            before = word.start() > 0 and _BOUNDARY.match(part, word.start() - 1) is not None
+            after = word.end() < len(part) and _BOUNDARY.match(part, word.end()) is not None
+            if size >= 3 or (size == 2 and (before or after)) or (size == 1 and before):
+                return True
+    return False
+
+
+def trigram_candidates(pattern: ColumnElement[str]) -> ColumnElement[bool]:
+    """`login || ' ' || email || ' ' || lower(name) LIKE pattern`: implied by Grafana's
+    predicate, answerable by PostgreSQL's trigram index (same expression as the index)."""
+    u = schema.users
+    space = literal_column("' '", String)  # literal: a bound value would not match the index
+    combined = u.c.login + space + u.c.email + space + func.lower(u.c.name)
+    return combined.like(pattern)
 
 
 def is_search_object(name: str | None, type_: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Integer,
     Row,
     ScalarSelect,
     Select,
@@ -23,13 +24,14 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import fast, schema, search
-from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.db import INT64_MAX, Database, in_int64, new_id, new_uid, utcnow
 from handlers.store.errors import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
 from handlers.store.models import Page, User
 
@@ -114,6 +116,51 @@ def _prepared(name: str, dialect: Dialect) -> fast.Prepared:
     return fast.Prepared(dialect, statement)
 
 
+@functools.lru_cache(maxsize=256)
+def _search_statements(
+    dialect: Dialect,
+    has_query: bool,
+    fts: bool,
+    trigram: bool,
+    sort: tuple[tuple[str, bool], ...],
+) -> tuple[fast.Prepared, fast.Prepared]:
+    """search_users' count and page statements, compiled once per shape: Grafana's filter
+    (bound `pattern`), narrowed by the FTS5 index (bound `fts_phrase`) or, on PostgreSQL,
+    by the trigram index's expression (search.trigram_candidates), ordered
+    by `sort` (already in priority order) or login, email; paged by `limit` and `offset`."""
+    cond: ColumnElement[bool] = U.c.is_service_account.is_(False)
+    if has_query:
+        pattern: BindParameter[str] = bindparam("pattern", type_=String)
+        cond = and_(
+            cond,
+            or_(
+                U.c.login.like(pattern),
+                U.c.email.like(pattern),
+                func.lower(U.c.name).like(pattern),
+            ),
+        )
+        if fts:
+            cond = and_(search.fts_candidates(), cond)
+        if trigram:
+            cond = and_(search.trigram_candidates(pattern), cond)
+    order = [SORT_COLUMNS[k].desc() if desc else SORT_COLUMNS[k].asc() for k, desc in sort] or [
+        U.c.login.asc(),
+        U.c.email.asc(),
+    ]
+    counting = select(func.count()).select_from(U).where(cond)
+    columns: list[Any] = [U, _latest_auth_module().label("auth_module")]
+    if fts or trigram:
+        columns.append(func.count().over().label("total_count"))
+    paging = (
+        select(*columns)
+        .where(cond)
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return fast.Prepared(dialect, counting), fast.Prepared(dialect, paging)
+
+
 def like_pattern(query: str) -> str:
     # Grafana does not escape % and _ in the query: they act as wildcards there too.
     return f"%{query.lower()}%"
@@ -193,41 +240,56 @@ class UserStore:
     ) -> Page[User]:
         """Case-insensitive substring search over login, email and name.
 
-        On SQLite the FTS5 trigram index narrows the candidates where it can answer exactly
-        (search.fts_can_answer); `use_index=False` forces Grafana's plain scan. PostgreSQL's
-        planner picks its pg_trgm indexes for the same SQL by itself."""
-        cond: ColumnElement[bool] = U.c.is_service_account.is_(False)
-        if query:
-            pattern = like_pattern(query)
-            cond = and_(
-                cond,
-                or_(
-                    U.c.login.like(pattern),
-                    U.c.email.like(pattern),
-                    func.lower(U.c.name).like(pattern),
-                ),
-            )
-            if use_index and self.db.fts and search.fts_can_answer(query):
-                cond = and_(search.fts_candidates(query), cond)
-        if sort:
-            ranked = sorted(sort, key=lambda item: SORT_PRIORITY.index(item[0]))
-            order = [
-                SORT_COLUMNS[k].desc() if desc else SORT_COLUMNS[k].asc() for k, desc in ranked
-            ]
-        else:
-            order = [U.c.login.asc(), U.c.email.asc()]
-        with self.db.read() as conn:
-            total = conn.execute(select(func.count()).select_from(U).where(cond)).scalar_one()
-            offset = per_page * (page - 1)
-            rows = (
-                conn.execute(
-                    select(U).where(cond).order_by(*order).limit(per_page).offset(offset)
-                ).all()
-                if offset < total
-                else []
-            )
-            labels = self._labels(conn, [r.id for r in rows])
-            items = [to_user(r, labels.get(r.id, ())) for r in rows]
+        The FTS5 trigram index (SQLite) or the pg_trgm index (PostgreSQL) narrows the
+        candidates where it helps (see store/search.py); `use_index=False` gives Grafana's
+        plain predicate alone."""
+        ranked = tuple(sorted(sort, key=lambda item: SORT_PRIORITY.index(item[0])))
+        dialect = self.db.engine.dialect
+        fts = bool(query) and use_index and self.db.fts and search.fts_can_answer(query)
+        trigram = (
+            bool(query)
+            and use_index
+            and dialect.name == "postgresql"
+            and search.trigram_can_help(query)
+        )
+        counting, paging = _search_statements(dialect, bool(query), fts, trigram, ranked)
+        values = {"pattern": like_pattern(query)} if query else {}
+        if fts:
+            values["fts_phrase"] = search.fts_phrase(query)
+        offset = per_page * (page - 1)
+        limit = min(per_page, INT64_MAX)
+        with fast.raw_read(self.db) as cursor:
+            if fts or trigram:
+                # Narrowed by an index: the page carries the total (count(*) OVER ()), one
+                # pass over the few matches. Only a page past the end, having no row to
+                # carry it, needs the count query.
+                rows = (
+                    paging.all(cursor, **values, limit=limit, offset=offset)
+                    if offset <= INT64_MAX  # beyond, no page can exist (nor be bound)
+                    else []
+                )
+                if rows:
+                    total = int(paging.mapping(rows[0])["total_count"])
+                elif offset == 0:
+                    total = 0
+                else:
+                    counted = counting.first(cursor, **values)
+                    total = int(counted[0]) if counted else 0
+            else:
+                # A scan: counting reads every row anyway, but the page can stop early
+                # (walking the login index), which a window count would prevent.
+                counted = counting.first(cursor, **values)
+                total = int(counted[0]) if counted else 0
+                rows = (
+                    paging.all(cursor, **values, limit=limit, offset=offset)
+                    if offset < total
+                    else []
+                )
+        items = []
+        for row in rows:
+            m = paging.mapping(row)
+            module = m["auth_module"]
+            items.append(user_from(m, (auth_label(module),) if module is not None else ()))
         return Page(items=items, total_count=total, page=page, per_page=per_page)
 
     def is_external(self, user_id: int) -> bool:
@@ -306,6 +368,11 @@ class UserStore:
     def _conflicts(
         self, conn: Connection, login: str, email: str, exclude: int | None = None
     ) -> bool:
+        if conn.dialect.name == "postgresql":
+            # Unique indexes cannot see one user's login taking another's e-mail, and under
+            # READ COMMITTED two writers could both pass this check: hold a lock from the
+            # check to commit, as SQLite's BEGIN IMMEDIATE does for every writer.
+            conn.execute(text("SELECT pg_advisory_xact_lock(3001)"))
         cond = or_(U.c.login.in_([login, email]), U.c.email.in_([login, email]))
         if exclude is not None:
             cond = and_(cond, U.c.id != exclude)

@@ -2,7 +2,8 @@
 
 SQLite: an FTS5 trigram table `users_fts` over users(login, email, name), external content
 (it stores only the index, reading the text from `users`), kept in step by three triggers.
-PostgreSQL: the pg_trgm extension and GIN trigram indexes on login, email and lower(name).
+PostgreSQL: the pg_trgm extension and a GIN trigram index on login, email and lower(name)
+(one expression: `login || ' ' || email || ' ' || lower(name)`).
 Each backend gets only its own objects; where the feature is missing (SQLite without FTS5 or
 the trigram tokenizer, PostgreSQL without permission to create pg_trgm) nothing is created
 and search keeps Grafana's plain scan.
@@ -55,16 +56,13 @@ SQLITE_DOWN = [
     "DROP TABLE IF EXISTS users_fts",
 ]
 
+# One index over the three columns together (the store ANDs the same expression to its
+# filter): one GIN scan per search instead of three, and a third of the build time.
 POSTGRES_UP = [
-    "CREATE INDEX IF NOT EXISTS ix_users_login_trgm ON users USING gin (login gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS ix_users_email_trgm ON users USING gin (email gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS ix_users_name_trgm ON users USING gin (lower(name) gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_users_search_trgm ON users USING gin"
+    " ((login || ' ' || email || ' ' || lower(name)) gin_trgm_ops)",
 ]
-POSTGRES_DOWN = [
-    "DROP INDEX IF EXISTS ix_users_name_trgm",
-    "DROP INDEX IF EXISTS ix_users_email_trgm",
-    "DROP INDEX IF EXISTS ix_users_login_trgm",
-]
+POSTGRES_DOWN = ["DROP INDEX IF EXISTS ix_users_search_trgm"]
 
 
 def _try(statement: str) -> bool:

@@ -1,0 +1,69 @@
+"""uvicorn's HTTP/1.1 protocol (httptools) with two guards it lacks.
+
+* A request's head - request line and headers - may be at most 1 MiB, as Go's net/http
+  (Grafana's server) allows by default; beyond that the answer is 431 and the connection
+  closes. httptools itself buffers a head of any size, so one client could fill memory.
+* Requests the HTTP parser refuses get the API's JSON error body, not uvicorn's plain text.
+
+`python -m handlers` serves with `HTTP_PROTOCOL`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from http import HTTPStatus
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+HTTP_PROTOCOL = "handlers.protocol:GuardedHttpToolsProtocol"
+MAX_HEAD_BYTES = 1 << 20
+CLOSE_DELAY = 1.0  # seconds a rejected connection drains before it closes
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_head = True  # between the end of one request and the next one's headers
+        self.head_bytes = 0
+        self.rejected = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.rejected:
+            return
+        if self.in_head:
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self.reject(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self.in_head, self.head_bytes = False, 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.in_head = True
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        self.reject(HTTPStatus.BAD_REQUEST, msg)
+
+    def reject(self, status: HTTPStatus, message: str) -> None:
+        """Answer with a JSON error and close the connection. The close waits a moment,
+        reading and dropping what the client still sends: closing with unread data would
+        reset the connection and the client might never read the answer."""
+        self.rejected = True
+        body = json.dumps({"message": message}).encode()
+        head = [f"HTTP/1.1 {status.value} {status.phrase}".encode()]
+        head += [name + b": " + value for name, value in self.server_state.default_headers]
+        head += [
+            b"content-type: application/json",
+            b"content-length: " + str(len(body)).encode(),
+            b"connection: close",
+        ]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(CLOSE_DELAY, self.transport.close)

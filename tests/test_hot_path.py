@@ -1,0 +1,77 @@
+"""The per-request reads answer exactly what the general store methods answer.
+
+`Store.credentials()` (basic auth's one read) must equal find_user + org_role +
+failed_logins_since; get_user's compiled statement must equal the Core query it replaced
+(same values, same types). On both backends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from handlers.store import Store, UserNotFound
+
+
+def _users(store: Store) -> dict[str, int]:
+    ids = {}
+    for login, email in [
+        ("kim", "kim@example.com"),
+        ("lee@example.com", "lee.other@example.com"),  # a login that looks like an e-mail
+        ("max", "lee@example.net"),
+        ("noorg", "noorg@example.com"),
+    ]:
+        ids[login] = store.create_user(
+            login=login, email=email, name=login.title(), password_hash="h", salt="s"
+        ).id
+    store.create_user(
+        login="robot", email="robot@example.com", name="Robot", password_hash="", salt="",
+        service_account=True,
+    )  # fmt: skip
+    return ids
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["kim", "KIM", "kim@example.com", "Kim@Example.Com", "lee@example.com", "max",
+     "lee@example.net", "noorg", "robot", "robot@example.com", "nobody", "", "admin"],
+)  # fmt: skip
+def test_credentials_equal_find_user_org_role_and_the_failure_count(
+    store: Store, value: str
+) -> None:
+    _users(store)
+    now = int(time.time())
+    store.record_failed_login(value or "x", "127.0.0.1", now)
+    try:
+        expected = store.find_user(value)
+    except UserNotFound:
+        expected = None
+    user, role, failures = store.credentials(value, failures_since=now - 300)
+    assert user == expected
+    if expected is not None:
+        assert role == store.org_role(expected.id, expected.org_id)
+    assert failures == store.failed_logins_since(value, now - 300)
+    assert store.credentials(value, failures_since=None)[2] == 0
+
+
+def test_a_user_without_a_membership_in_their_org_has_no_role(store: Store) -> None:
+    ids = _users(store)
+    store.set_active_org_unchecked(ids["noorg"], 99)
+    user, role, _ = store.credentials("noorg", failures_since=None)
+    assert user is not None and user.org_id == 99 and role is None
+
+
+def test_get_user_reads_the_same_user_with_its_latest_auth_label(store: Store) -> None:
+    ids = _users(store)
+    store.link_external(ids["kim"], "ldap", "kim-ldap")
+    store.link_external(ids["kim"], "oauth_github", "kim-gh")
+    # find_user reads the same row through Core (without labels): every field must agree,
+    # with the same types (SQLite returns DATETIME as text to the driver).
+    assert store.get_user(ids["kim"]) == replace(store.find_user("kim"), auth_labels=("GitHub",))
+    found = store.find_user("max")
+    assert store.get_user(ids["max"]) == found
+    assert isinstance(store.get_user(ids["max"]).created, type(found.created))
+    with pytest.raises(UserNotFound):
+        store.get_user(10**12)
