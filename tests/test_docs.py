@@ -25,6 +25,7 @@ import yaml
 
 from docs.build import ERRATA_PATH, SPEC_PATH, build
 from handlers.app import create_test_app
+from tests.support.documented import DOCUMENTED_OPERATIONS
 from tests.support.servers import serve_in_thread
 
 if TYPE_CHECKING:
@@ -45,28 +46,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})
 TIMEOUT_MS = 20_000
 
-# The seventeen operations of Grafana's "User HTTP API" documentation page.
-USER_API_OPERATIONS = frozenset(
-    {
-        ("GET", "/api/users"),
-        ("GET", "/api/users/search"),
-        ("GET", "/api/users/{user_id}"),
-        ("GET", "/api/users/lookup"),
-        ("PUT", "/api/users/{user_id}"),
-        ("GET", "/api/users/{user_id}/orgs"),
-        ("GET", "/api/users/{user_id}/teams"),
-        ("GET", "/api/user"),
-        ("PUT", "/api/user/password"),
-        ("POST", "/api/users/{user_id}/using/{org_id}"),
-        ("POST", "/api/user/using/{org_id}"),
-        ("GET", "/api/user/orgs"),
-        ("GET", "/api/user/teams"),
-        ("POST", "/api/user/stars/dashboard/{dashboard_id}"),
-        ("DELETE", "/api/user/stars/dashboard/{dashboard_id}"),
-        ("GET", "/api/user/auth-tokens"),
-        ("POST", "/api/user/revoke-auth-token"),
-    }
-)
+USER_API_OPERATIONS = DOCUMENTED_OPERATIONS
 USER_API_TAGS = ("users", "signed_in_user")
 
 
