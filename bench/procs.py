@@ -99,8 +99,10 @@ class Server:
 
     @property
     def command(self) -> str:
+        """The command as a reader can repeat it from the repository root."""
+        root = str(Path(__file__).resolve().parent.parent) + "/"
         env = " ".join(f"{k}={v}" for k, v in self.env.items())
-        return (env + " " if env else "") + " ".join(self.argv)
+        return ((env + " " if env else "") + " ".join(self.argv)).replace(root, "")
 
     def start(self, timeout: float = 90) -> float:
         """Start and wait for the first 200 on ready_path; returns the seconds that took."""
