@@ -26,6 +26,7 @@ from tests.support.api import (
     create_team,
     create_user,
     errutil,
+    jane_profile,
     message,
     new_client,
     session,
@@ -57,21 +58,7 @@ def test_the_signed_in_user_gets_their_own_profile(admin: TestClient) -> None:
     assert response.status_code == 200
     assert UID.match(body.pop("uid"))
     assert TIMESTAMP.match(body.pop("createdAt")) and TIMESTAMP.match(body.pop("updatedAt"))
-    assert body == {
-        "id": user_id,
-        "email": "jane@example.com",
-        "name": "Jane Doe",
-        "login": "jane",
-        "theme": "",
-        "orgId": 1,
-        "isGrafanaAdmin": False,
-        "isDisabled": False,
-        "isExternal": False,
-        "isExternallySynced": False,
-        "isGrafanaAdminExternallySynced": False,
-        "authLabels": [],
-        "avatarUrl": "/avatar/9e26471d35a78862c17e467d87cddedf",
-    }
+    assert body == jane_profile(user_id)
 
 
 def test_the_profile_is_the_same_as_the_admin_view_of_the_user(admin: TestClient, app: Any) -> None:

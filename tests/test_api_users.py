@@ -28,6 +28,7 @@ from tests.support.api import (
     create_team,
     create_user,
     errutil,
+    jane_profile,
     message,
 )
 
@@ -380,21 +381,7 @@ def test_get_user_by_id_returns_the_full_profile(admin: TestClient) -> None:
     body = assert_profile_times(response.json())
     assert response.status_code == 200
     assert UID.match(body.pop("uid"))
-    assert body == {
-        "id": user_id,
-        "email": "jane@example.com",
-        "name": "Jane Doe",
-        "login": "jane",
-        "theme": "",
-        "orgId": 1,
-        "isGrafanaAdmin": False,
-        "isDisabled": False,
-        "isExternal": False,
-        "isExternallySynced": False,
-        "isGrafanaAdminExternallySynced": False,
-        "authLabels": [],
-        "avatarUrl": "/avatar/9e26471d35a78862c17e467d87cddedf",
-    }
+    assert body == jane_profile(user_id)
 
 
 def test_get_user_by_id_shows_an_external_users_auth_label(admin: TestClient, store: Store) -> None:

@@ -154,3 +154,22 @@ def assert_profile_times(body: JSON) -> JSON:
     for key in ("createdAt", "updatedAt"):
         assert TIMESTAMP.match(rest.pop(key)), key
     return rest
+
+
+def jane_profile(user_id: int) -> JSON:
+    """The profile of the user `create_user(admin, "jane")` makes, without uid and times."""
+    return {
+        "id": user_id,
+        "email": "jane@example.com",
+        "name": "Jane Doe",
+        "login": "jane",
+        "theme": "",
+        "orgId": 1,
+        "isGrafanaAdmin": False,
+        "isDisabled": False,
+        "isExternal": False,
+        "isExternallySynced": False,
+        "isGrafanaAdminExternallySynced": False,
+        "authLabels": [],
+        "avatarUrl": "/avatar/9e26471d35a78862c17e467d87cddedf",
+    }
