@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
+import inspect
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -18,8 +20,9 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP
 
-from handlers import errors, speedups
+from handlers import deps, errors, spec_check, speedups
 from handlers.deps import AppContext, ContextMiddleware
+from handlers.inline import loop_first
 from handlers.middleware import (
     BodyLimitMiddleware,
     MetricsMiddleware,
@@ -29,7 +32,12 @@ from handlers.middleware import (
 from handlers.settings import Settings
 from handlers.store import Store, open_store
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+_HERE = Path(__file__).resolve().parent
+# The repository's openapi.yaml; an installed wheel carries its copy inside the package.
+SPEC_PATH = next(
+    (p for p in (_HERE.parent / "openapi.yaml", _HERE / "openapi.yaml") if p.is_file()),
+    _HERE.parent / "openapi.yaml",
+)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 SECURITY_FUNCTIONS = {
     "basicAuth": ("x-basicInfoFunc", "handlers.auth.basic_auth"),
@@ -39,10 +47,15 @@ SECURITY_FUNCTIONS = {
 
 
 @lru_cache(maxsize=1)
+def _spec_text() -> str:
+    return SPEC_PATH.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
 def _read_spec() -> dict[str, Any]:
     # libyaml's parser when present: the same document ten times faster (start-up time).
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    spec: dict[str, Any] = yaml.load(SPEC_PATH.read_text(encoding="utf-8"), Loader=loader)
+    spec: dict[str, Any] = yaml.load(_spec_text(), Loader=loader)
     return spec
 
 
@@ -70,12 +83,38 @@ def handler_name(operation_id: str, tag: str) -> str:
     return f"handlers.{tag}.{inflection.underscore(operation_id)}"
 
 
+def read_operations(spec: dict[str, Any]) -> set[str]:
+    """The operationIds of GET operations: reads, which may be answered on the event loop."""
+    return {
+        op["operationId"]
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if method == "get"
+    }
+
+
+def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a plain GET handler so that, on SQLite, it runs on the event loop and moves to
+    a worker thread only if it reaches a write (handlers/inline.py); connexion still sees
+    the handler's own signature (functools.wraps) for its parameters."""
+
+    @functools.wraps(function)
+    async def read_handler(*args: Any, **kwargs: Any) -> Any:
+        call = functools.partial(function, *args, **kwargs)
+        return await loop_first(call, on_loop=deps.app_context().reads_on_loop)
+
+    return read_handler
+
+
 def resolve(spec: dict[str, Any]) -> Callable[[str], Callable[..., Any]]:
     tags = operations(spec)
+    reads = read_operations(spec)
 
     def function_for(operation_id: str) -> Callable[..., Any]:
         module, _, function = handler_name(operation_id, tags[operation_id]).rpartition(".")
         found: Callable[..., Any] = getattr(importlib.import_module(module), function)
+        if operation_id in reads and not inspect.iscoroutinefunction(found):
+            return reads_on_loop(found)
         return found
 
     return function_for
@@ -96,20 +135,22 @@ def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
     # A MediaTypeDict, not a dict: connexion matches "application/json" against the
     # "*/*json" range only through it; with a plain dict every body went unvalidated.
     validators = {**VALIDATOR_MAP, "body": MediaTypeDict({"*/*json": errors.GrafanaBodyValidator})}
-    app.add_api(
-        spec,
-        resolver=Resolver(function_resolver=resolve(spec)),
-        pythonic_params=True,
-        validate_responses=settings.validate_responses,
-        validator_map=validators,
-        # Interactive docs at /docs; the spec is served as written, without the binding.
-        swagger_ui_options=SwaggerUIOptions(
-            swagger_ui_path="/docs",
-            spec_path="/openapi.json",
-            serve_spec=False,
-            swagger_ui_config={"persistAuthorization": True, "tryItOutEnabled": False},
-        ),
-    )
+    # The shipped openapi.yaml was validated by the test suite: not again at every start.
+    with spec_check.checked_already(_spec_text()):
+        app.add_api(
+            spec,
+            resolver=Resolver(function_resolver=resolve(spec)),
+            pythonic_params=True,
+            validate_responses=settings.validate_responses,
+            validator_map=validators,
+            # Interactive docs at /docs; the spec is served as written, without the binding.
+            swagger_ui_options=SwaggerUIOptions(
+                swagger_ui_path="/docs",
+                spec_path="/openapi.json",
+                serve_spec=False,
+                swagger_ui_config={"persistAuthorization": True, "tryItOutEnabled": False},
+            ),
+        )
     errors.register(app)
     app.add_middleware(
         ContextMiddleware,

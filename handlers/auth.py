@@ -7,15 +7,13 @@ Grafana's message. They run on the event loop, so the database work goes to a th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from typing import Any
 
-from anyio import to_thread
-
 from handlers import deps
 from handlers.errors import Unauthorized
+from handlers.inline import loop_first
 from handlers.passwords import keyed_hash, password_matches
 from handlers.store import UserNotFound
 from handlers.store.models import Identity, User
@@ -46,26 +44,18 @@ def accept(identity: Identity) -> dict[str, Any]:
     return {"sub": identity.login, "identity": identity}
 
 
-class NeedsThread(Exception):
-    """An inline (event-loop) check that cannot finish without a write or a hash."""
-
-
 def user_identity(
     ctx: deps.AppContext,
     user: User,
     session_id: int | None = None,
     *,
     role: str | None = None,
-    inline: bool = False,
 ) -> Identity:
-    """The caller's identity; `role` when already read, `inline` raises NeedsThread
-    instead of writing the last-seen time."""
+    """The caller's identity; `role` when already read."""
     if user.is_disabled:
         raise Unauthorized("Unauthorized", message_id="identity.disabled")
     now = time.time()
     if now - user.last_seen_at.timestamp() > LAST_SEEN_INTERVAL:
-        if inline:
-            raise NeedsThread()
         ctx.store.touch_last_seen(user.id)
     if role is None:
         role = ctx.store.org_role(user.id, user.org_id) or "None"
@@ -77,15 +67,14 @@ def user_identity(
         org_role=role,
         is_admin=user.is_admin,
         session_id=session_id,
+        user=user,
     )
 
 
-def check_password(
-    ctx: deps.AppContext, username: str, password: str, ip: str, *, inline: bool = False
-) -> tuple[User, str]:
+def check_password(ctx: deps.AppContext, username: str, password: str, ip: str) -> tuple[User, str]:
     """Check a login-or-email and password the way Grafana does, lockout included; returns
     the user and their role in their active org. Lockout count, user and role come from
-    one read. `inline` raises NeedsThread instead of writing or hashing."""
+    one read."""
     settings, store = ctx.settings, ctx.store
     now = int(time.time())
     protect = not settings.disable_brute_force_protection
@@ -95,15 +84,11 @@ def check_password(
     if protect and failures >= settings.brute_force_max_attempts:
         raise bad_credentials()
     if user is None:
-        if inline:
-            raise NeedsThread()
         store.record_failed_login(username, ip, now)
         raise bad_credentials()
     key = (user.id, user.password, hashlib.sha256(password.encode()).hexdigest())
     if settings.credential_cache and ctx.credentials.contains(key):
         return user, role or "None"
-    if inline:
-        raise NeedsThread()
     if not user.password or not password_matches(password, user.salt, user.password):
         store.record_failed_login(username, ip, now)
         raise bad_credentials()
@@ -117,15 +102,11 @@ def verify_password(ctx: deps.AppContext, username: str, password: str, ip: str)
     return check_password(ctx, username, password, ip)[0]
 
 
-def _basic(
-    ctx: deps.AppContext, username: str, password: str, ip: str, *, inline: bool = False
-) -> dict[str, Any]:
+def _basic(ctx: deps.AppContext, username: str, password: str, ip: str) -> dict[str, Any]:
     if username == "api_key":  # Grafana accepts a token as the password of user "api_key"
-        if inline:
-            raise NeedsThread()
         return _token(ctx, password)
-    user, role = check_password(ctx, username, password, ip, inline=inline)
-    return accept(user_identity(ctx, user, role=role, inline=inline))
+    user, role = check_password(ctx, username, password, ip)
+    return accept(user_identity(ctx, user, role=role))
 
 
 def _token(ctx: deps.AppContext, token: str) -> dict[str, Any]:
@@ -167,18 +148,17 @@ def _utf8(text: str) -> str:
 async def basic_auth(username: str, password: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context(request)
     user, secret, ip = _utf8(username), _utf8(password), client_ip(request)
-    if ctx.store.db.dialect == "sqlite":
-        # The common case (known credentials, nothing to write) is one SQLite read of a few
-        # microseconds that never waits for a lock in WAL mode: answer it here on the loop
-        # instead of paying a thread hop. Writes and password hashing still go to a thread.
-        with contextlib.suppress(NeedsThread):
-            return _basic(ctx, user, secret, ip, inline=True)
-    return await to_thread.run_sync(_basic, ctx, user, secret, ip)
+    # The common case (known credentials, nothing to write) is a SQLite read of a few
+    # microseconds: answered on the event loop; a write or a password hash moves the
+    # check to a worker thread (handlers/inline.py).
+    return await loop_first(_basic, ctx, user, secret, ip, on_loop=ctx.reads_on_loop)
 
 
 async def bearer_auth(token: str, request: Any = None) -> dict[str, Any]:
-    return await to_thread.run_sync(_token, deps.app_context(request), token)
+    ctx = deps.app_context(request)
+    return await loop_first(_token, ctx, token, on_loop=ctx.reads_on_loop)
 
 
 async def cookie_auth(api_key: str, request: Any = None) -> dict[str, Any]:
-    return await to_thread.run_sync(_session, deps.app_context(request), api_key)
+    ctx = deps.app_context(request)
+    return await loop_first(_session, ctx, api_key, on_loop=ctx.reads_on_loop)

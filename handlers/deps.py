@@ -47,6 +47,11 @@ class AppContext:
     settings: Settings
     credentials: CredentialCache = field(default_factory=CredentialCache)
 
+    @property
+    def reads_on_loop(self) -> bool:
+        """SQLite reads are answered on the event loop (see handlers/inline.py)."""
+        return self.store.db.dialect == "sqlite"
+
 
 def app_context(req: Any = None) -> AppContext:
     scope = (req or request).scope

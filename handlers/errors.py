@@ -23,7 +23,6 @@ import secrets
 from http import HTTPStatus
 from typing import Any
 
-import psycopg
 from connexion.exceptions import BadRequestProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.validators import JSONRequestBodyValidator
@@ -220,8 +219,8 @@ def _problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 def _unstorable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """A value from the request that the database cannot hold: PostgreSQL refuses NUL
     characters, strings longer than their column and out-of-range numbers (SQLite takes
-    them). The client's fault, so 400, not 500. Raised wrapped by SQLAlchemy, or bare by
-    the driver where the store reads through its cursor (store/fast.py)."""
+    them). The client's fault, so 400, not 500. SQLAlchemy's DataError, also where the
+    store reads through the driver's cursor (store/fast.py wraps the driver's error)."""
     log.info("database refused a value on %s: %s", request.url.path, getattr(exc, "orig", exc))
     return json_response(HTTPStatus.BAD_REQUEST, BadRequest().body())
 
@@ -237,5 +236,4 @@ def register(app: Any) -> None:
     app.add_error_handler(ProblemException, _problem)
     app.add_error_handler(HTTPException, _problem)
     app.add_error_handler(DataError, _unstorable)
-    app.add_error_handler(psycopg.DataError, _unstorable)
     app.add_error_handler(Exception, _unexpected)

@@ -7,6 +7,8 @@ import hmac
 import secrets
 import string
 
+from handlers.inline import ensure_thread
+
 _ALPHANUMERIC = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
@@ -17,6 +19,7 @@ def random_string(length: int = 10) -> str:
 
 def encode_password(password: str, salt: str) -> str:
     """Grafana's stored form: 10,000 rounds, 50-byte key, lower-case hex; salt as raw text."""
+    ensure_thread()  # milliseconds of CPU: never on the event loop
     key = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 10_000, dklen=50)
     return key.hex()
 

@@ -7,6 +7,7 @@ from typing import Any
 from handlers import deps, views
 from handlers.errors import BadRequest, Conflict, Forbidden, NotFound
 from handlers.store import LoginConflict, UserNotFound
+from handlers.store.models import User
 
 JSON = dict[str, Any]
 
@@ -17,6 +18,10 @@ def profile(user_id: int) -> JSON:
         user = store.get_user(user_id)
     except UserNotFound:
         raise NotFound("user not found") from None
+    return profile_of(user)
+
+
+def profile_of(user: User) -> JSON:
     return views.user_profile(user, is_external=bool(user.auth_labels))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from handlers import deps, views
 from handlers.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
 from handlers.passwords import encode_password, password_matches, too_short
-from handlers.profiles import apply_update, profile
+from handlers.profiles import apply_update, profile, profile_of
 from handlers.store import DashboardNotFound, NotAMember, TokenNotFound
 from handlers.store.models import Identity
 
@@ -33,7 +33,8 @@ def _user_only() -> Identity:
 def get_signed_in_user() -> JSON:
     who = deps.caller()
     if who.is_user:
-        return profile(who.user_id)
+        # The row authentication just read (one read per request instead of two).
+        return profile_of(who.user) if who.user is not None else profile(who.user_id)
     # Newer Grafana answers a service account with a minimal, id-less profile.
     return {
         "id": 0,

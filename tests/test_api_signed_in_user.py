@@ -70,6 +70,27 @@ def test_the_profile_is_the_same_as_the_admin_view_of_the_user(admin: TestClient
     )
 
 
+@pytest.mark.parametrize("module", ["ldap", "oauth_github"])
+def test_an_external_user_sees_their_external_profile_by_password_and_session(
+    admin: TestClient, app: Any, store: Store, module: str
+) -> None:
+    user_id = create_user(admin, "jane")
+    store.link_external(user_id, module, "jane-ext")
+    expected = admin.get(f"/api/users/{user_id}").json()
+    assert expected["isExternal"] is True and expected["authLabels"]
+    by_password = admin.get("/api/user", auth=JANE)
+    by_session = session(app, "jane").get("/api/user")
+    assert by_password.json() == by_session.json() == expected
+
+
+def test_the_profile_follows_a_rename_on_the_next_request(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane", name="Jane")
+    assert admin.get("/api/user", auth=JANE).json()["name"] == "Jane"
+    renamed = admin.put(f"/api/users/{user_id}", json={"name": "Jane Roe", "login": "jane"})
+    assert renamed.status_code == 200
+    assert admin.get("/api/user", auth=JANE).json()["name"] == "Jane Roe"
+
+
 def test_a_service_account_token_gets_a_minimal_profile(
     admin: TestClient, client: TestClient
 ) -> None:

@@ -49,7 +49,7 @@ def test_credentials_equal_find_user_org_role_and_the_failure_count(
     except UserNotFound:
         expected = None
     user, role, failures = store.credentials(value, failures_since=now - 300)
-    assert user == expected
+    assert user == (None if expected is None else store.get_user(expected.id))
     if expected is not None:
         assert role == store.org_role(expected.id, expected.org_id)
     assert failures == store.failed_logins_since(value, now - 300)
@@ -61,6 +61,19 @@ def test_a_user_without_a_membership_in_their_org_has_no_role(store: Store) -> N
     store.set_active_org_unchecked(ids["noorg"], 99)
     user, role, _ = store.credentials("noorg", failures_since=None)
     assert user is not None and user.org_id == 99 and role is None
+
+
+def test_credentials_read_the_user_get_user_reads_latest_auth_label_included(
+    store: Store,
+) -> None:
+    """GET /api/user answers from the row basic auth read: it must be get_user's row."""
+    ids = _users(store)
+    store.link_external(ids["kim"], "ldap", "kim-ldap")
+    store.link_external(ids["kim"], "oauth_github", "kim-gh")
+    for login in ("kim", "max"):
+        user, _, _ = store.credentials(login, failures_since=None)
+        assert user == store.get_user(ids[login])
+    assert store.get_user(ids["kim"]).auth_labels == ("GitHub",)
 
 
 def test_get_user_reads_the_same_user_with_its_latest_auth_label(store: Store) -> None:

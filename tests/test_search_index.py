@@ -56,7 +56,7 @@ TRICKY = [
 ]
 ALPHABET = string.ascii_letters + string.digits + " .@-_%\"'\\\tÉéß\u212aİıﬁ日"
 PLAN_SCAN = ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off")
-PLAN_INDEX = ("SET LOCAL enable_seqscan = off", "SET LOCAL enable_indexscan = off")
+PLAN_INDEX = ("SET enable_seqscan = off", "SET enable_indexscan = off")
 
 
 def _corpus() -> list[tuple[str, str, str]]:
@@ -94,23 +94,35 @@ def seed(store: Store) -> None:
 
 @contextlib.contextmanager
 def planner(store: Store, statements: tuple[str, ...]) -> Iterator[None]:
-    """On PostgreSQL, run every transaction with these planner settings (SET LOCAL when a
-    connection is checked out of the pool: the store's Core and raw reads both do that)."""
+    """On PostgreSQL, give every pooled connection these planner settings while checked out
+    (the store's Core and raw reads both check one out), and take them back at check-in."""
     if store.db.dialect != "postgresql":
         yield
         return
 
-    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    def run(dbapi_connection: Any, sql: tuple[str, ...]) -> None:
+        before = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # session settings, outside any transaction
         cursor = dbapi_connection.cursor()
-        for statement in statements:
+        for statement in sql:
             cursor.execute(statement)
         cursor.close()
+        dbapi_connection.autocommit = before
+
+    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        run(dbapi_connection, statements)
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            run(dbapi_connection, ("RESET ALL",))
 
     event.listen(store.db.engine.pool, "checkout", on_checkout)
+    event.listen(store.db.engine.pool, "checkin", on_checkin)
     try:
         yield
     finally:
         event.remove(store.db.engine.pool, "checkout", on_checkout)
+        event.remove(store.db.engine.pool, "checkin", on_checkin)
 
 
 def indexed(store: Store, **kwargs: object) -> Page[User]:
@@ -211,9 +223,7 @@ def test_postgres_search_can_use_the_trigram_index(store: Store) -> None:
         pytest.skip("PostgreSQL's planner only")
     seed(store)
     _, paging = _search_statements(store.db.engine.dialect, True, False, True, ())
-    with fast.raw_read(store.db) as cursor:
-        for statement in PLAN_INDEX:
-            cursor.execute(statement)
+    with planner(store, PLAN_INDEX), fast.raw_read(store.db) as cursor:
         cursor.execute(
             "EXPLAIN " + paging.sql,
             paging._params({"pattern": "%emile%", "limit": 10, "offset": 0}),

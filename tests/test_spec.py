@@ -12,8 +12,11 @@ from typing import Any
 import connexion
 import pytest
 import yaml
+from connexion.exceptions import InvalidSpecification
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
+from handlers import spec_check
+from handlers.app import load_spec as load_app_spec
 from tests.spec_grafana_diff import differences, load_grafana_subset
 from tests.spec_support import (
     ERRATA_MD_PATH,
@@ -110,6 +113,31 @@ def test_connexion_loads_the_spec_and_routes_to_unbound_handlers_with_501(spec: 
         assert client.get("/api/health").status_code == 501
         # A path the spec does not describe is not routed at all.
         assert client.get("/api/no-such-thing").status_code == 404
+
+
+def test_the_recorded_digest_is_of_this_spec_which_passes_connexions_own_check() -> None:
+    """Servers skip connexion's start-up validation only for the recorded text: that text
+    must be the current openapi.yaml, and it must pass connexion's check (done here)."""
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    spec_check.connexion_check(load_app_spec())
+    assert spec_check.recorded() == spec_check.digest(text), (
+        "openapi.yaml changed since its digest was recorded: run `make spec-digest`"
+    )
+
+
+def test_a_spec_other_than_the_recorded_one_is_still_validated_at_start() -> None:
+    broken = load_app_spec()
+    broken["paths"]["/api/user"]["get"]["responses"] = "not a mapping"
+    with spec_check.checked_already("another text") as skipped:
+        assert skipped is False
+        app = connexion.AsyncApp(__name__)
+        with pytest.raises(InvalidSpecification):
+            app.add_api(broken)
+    with spec_check.checked_already(SPEC_PATH.read_text(encoding="utf-8")) as skipped:
+        assert skipped is True
+    # Once the block is left, connexion validates again.
+    with pytest.raises(InvalidSpecification):
+        connexion.AsyncApp(__name__).add_api(copy.deepcopy(broken))
 
 
 def test_the_spec_carries_no_python_binding_names() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from handlers.store.db import Database
 
@@ -40,10 +41,16 @@ class Prepared:
         ]
         self.processors = processors
         self.plain = not any(processors)
+        # The statement's own literals (e.g. LIMIT's value), bound once; callers' values
+        # are laid over them.
+        self.defaults: dict[str, Any] = dict(compiled.construct_params(_check=False))
+        self.required = {name for name, value in self.defaults.items() if value is None}
 
     def _params(self, values: Mapping[str, Any]) -> Any:
-        # construct_params adds the statement's own literals (e.g. LIMIT's value).
-        params = self.compiled.construct_params(dict(values))
+        missing = self.required.difference(values)
+        if missing:
+            raise KeyError(f"values required for {sorted(missing)}")
+        params = {**self.defaults, **values}
         if self.names is None:
             return params
         return tuple(params[name] for name in self.names)
@@ -69,23 +76,44 @@ class Prepared:
         return None if row is None else self._convert(row)
 
 
+def _idle(driver: Any) -> bool:
+    """Whether a PostgreSQL connection is outside any transaction (psycopg's status 0)."""
+    info = getattr(driver, "info", None)
+    return info is not None and int(info.transaction_status) == 0
+
+
 @contextlib.contextmanager
 def raw_read(db: Database) -> Iterator[Any]:
-    """A driver cursor inside one read transaction (one consistent snapshot)."""
+    """A driver cursor for a read. On SQLite, one read transaction (one snapshot) around
+    all its statements. On PostgreSQL, autocommit: each statement is its own snapshot,
+    without the BEGIN and ROLLBACK round trips (measured: a fifth of a user search's
+    time) — as Grafana reads too (its search's count and page are separate queries)."""
     conn = db.engine.raw_connection()
     try:
-        cursor = conn.cursor()
         driver = conn.driver_connection
-        # SQLite runs in autocommit mode here (db.py issues BEGIN itself); PostgreSQL's
-        # driver opens the transaction on the first statement.
-        began = db.dialect == "sqlite" and not getattr(driver, "in_transaction", False)
+        sqlite = db.dialect == "sqlite"
+        # SQLite runs in autocommit mode here (db.py issues BEGIN itself).
+        began = sqlite and not getattr(driver, "in_transaction", False)
+        # (A connection someone left inside a transaction is read as it is.)
+        autocommit = not sqlite and _idle(driver) and not getattr(driver, "autocommit", True)
+        if autocommit:
+            driver.autocommit = True  # type: ignore[union-attr]
+        cursor = conn.cursor()
         if began:
             cursor.execute("BEGIN")
         try:
             yield cursor
+        except db.engine.dialect.loaded_dbapi.Error as exc:
+            # The driver's own error, as SQLAlchemy would have wrapped it (DataError...):
+            # callers see one vocabulary whichever path read.
+            raise DBAPIError.instance(
+                None, None, exc, db.engine.dialect.loaded_dbapi.Error
+            ) from exc
         finally:
             cursor.close()
-            if began or db.dialect != "sqlite":
+            if began or not (sqlite or autocommit):
                 conn.rollback()  # read only: ending the transaction is all that is left
+            if autocommit and not driver.closed:  # type: ignore[union-attr]
+                driver.autocommit = False  # type: ignore[union-attr]
     finally:
         conn.close()  # back to the pool

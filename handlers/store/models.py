@@ -100,6 +100,9 @@ class Identity:
     org_role: str
     is_admin: bool
     session_id: int | None = None
+    # The user's row as read while authenticating this request (users only): handlers that
+    # answer with the caller's own profile need not read it a second time.
+    user: User | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_user(self) -> bool:

@@ -71,6 +71,11 @@ def user_from(m: Mapping[Any, Any], labels: Sequence[str] = ()) -> User:
     )
 
 
+def _labels_of(module: str | None) -> tuple[str, ...]:
+    """The authLabels of a user whose latest external login used `module` (None: none)."""
+    return (auth_label(module),) if module is not None else ()
+
+
 def _latest_auth_module() -> ScalarSelect[Any]:
     """The module of the user's most recent external login (what `_labels` picks)."""
     a = schema.user_auth
@@ -108,7 +113,7 @@ def _prepared(name: str, dialect: Dialect) -> fast.Prepared:
             .scalar_subquery()
         )
         statement = (
-            select(U, role.label("org_role"))
+            select(U, role.label("org_role"), _latest_auth_module().label("auth_module"))
             .where(or_(U.c.login == value, U.c.email == value), U.c.is_service_account.is_(False))
             .order_by(case((first == value, 0), else_=1))
             .limit(1)
@@ -181,8 +186,7 @@ class UserStore:
             if found is None:
                 raise UserNotFound(user_id)
             m = prepared.mapping(found)
-            module = m["auth_module"]
-            return user_from(m, (auth_label(module),) if module is not None else ())
+            return user_from(m, _labels_of(m["auth_module"]))
         with self.db.read() as conn:
             cond = U.c.id == user_id
             if not service_accounts:
@@ -227,7 +231,7 @@ class UserStore:
         if found is None:
             return None, None, failures
         m = lookup.mapping(found)
-        return user_from(m), m["org_role"], failures
+        return user_from(m, _labels_of(m["auth_module"])), m["org_role"], failures
 
     def search_users(
         self,

@@ -1,0 +1,127 @@
+"""SQLite reads answered on the event loop; writes and password hashes moved to a thread.
+
+handlers/inline.py: inside `only_reads()` a write or a hash raises NeedsThread before it
+starts, and `loop_first` then runs the whole function again on a worker thread. These
+tests pin that nothing is written twice or lost, and that reads stay on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from handlers import app as app_module
+from handlers.inline import NeedsThread, ensure_thread, loop_first, on_loop, only_reads
+from handlers.passwords import encode_password
+from handlers.store import Store
+from handlers.store.schema import users
+from tests.support.api import PASSWORD, create_user
+
+
+def _user_count(store: Store) -> int:
+    with store.db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def test_outside_only_reads_nothing_is_refused() -> None:
+    assert not on_loop()
+    ensure_thread()  # does not raise
+    assert len(encode_password("secret", "salt")) == 100
+
+
+def test_inside_only_reads_a_hash_is_refused() -> None:
+    with only_reads(), pytest.raises(NeedsThread):
+        encode_password("secret", "salt")
+    assert not on_loop()  # the mark is gone once the block is left, even by an exception
+
+
+def test_inside_only_reads_a_write_is_refused_before_it_starts(store: Store) -> None:
+    before = _user_count(store)
+    with only_reads(), pytest.raises(NeedsThread):
+        store.create_user(login="x", email="x@example.com", name="", password_hash="", salt="")
+    assert _user_count(store) == before
+    with only_reads():
+        assert store.find_user("admin").login == "admin"  # reads are allowed
+
+
+def test_loop_first_keeps_reads_on_the_loop_and_moves_a_writer_to_a_thread(
+    store: Store,
+) -> None:
+    seen: dict[str, int] = {}
+
+    def read() -> str:
+        seen["read"] = threading.get_ident()
+        return store.find_user("admin").login
+
+    def write() -> int:
+        seen.setdefault("write attempts", 0)
+        seen["write attempts"] += 1
+        seen["write"] = threading.get_ident()
+        return store.create_user(
+            login="w", email="w@example.com", name="", password_hash="", salt=""
+        ).id
+
+    async def main() -> tuple[int, str, int]:
+        loop_thread = threading.get_ident()
+        return (
+            loop_thread,
+            await loop_first(read, on_loop=True),
+            await loop_first(write, on_loop=True),
+        )
+
+    loop_thread, login, new_id = asyncio.run(main())
+    assert login == "admin" and seen["read"] == loop_thread
+    # The first attempt stopped at the write; the second, on a worker thread, made it.
+    assert seen["write attempts"] == 2 and seen["write"] != loop_thread
+    assert store.get_user(new_id).login == "w"
+    assert _user_count(store) == 2
+
+
+def test_loop_first_without_on_loop_always_uses_a_thread() -> None:
+    async def main() -> tuple[int, int]:
+        return threading.get_ident(), await loop_first(threading.get_ident, on_loop=False)
+
+    loop_thread, ran_on = asyncio.run(main())
+    assert ran_on != loop_thread
+
+
+def test_get_handlers_are_wrapped_and_keep_their_signature() -> None:
+    spec = app_module.load_spec()
+    function_for = app_module.resolve(spec)
+    reads = app_module.read_operations(spec)
+    assert {"getSignedInUser", "searchUsersWithPaging", "getUserByID"} <= reads
+    assert not reads & {"updateSignedInUser", "createUser", "deleteUserByID"}
+    wrapped = function_for("searchUsersWithPaging")
+    assert inspect.iscoroutinefunction(wrapped)
+    plain: Any = wrapped.__wrapped__  # type: ignore[attr-defined]
+    assert plain.__module__ == "handlers.users" and not inspect.iscoroutinefunction(plain)
+    assert inspect.signature(wrapped) == inspect.signature(plain)
+    writer = function_for("updateSignedInUser")
+    assert not inspect.iscoroutinefunction(writer) and not hasattr(writer, "__wrapped__")
+
+
+def test_a_get_that_writes_still_writes(admin: TestClient, app: Any, store: Store) -> None:
+    """GET /logout deletes the session: on SQLite it starts on the loop and must move."""
+    create_user(admin, "jane")
+    browser = TestClient(app)
+    assert browser.post("/login", json={"user": "jane", "password": PASSWORD}).status_code == 200
+    cookie = browser.cookies["grafana_session"]
+    assert browser.get("/logout", follow_redirects=False).status_code == 302
+    replay = TestClient(app).get("/api/user", cookies={"grafana_session": cookie})
+    assert replay.status_code == 401
+
+
+def test_a_wrong_password_is_hashed_and_counted_off_the_loop(
+    admin: TestClient, client: TestClient, store: Store
+) -> None:
+    create_user(admin, "jane")
+    for _ in range(2):
+        assert client.get("/api/user", auth=("jane", "wrong")).status_code == 401
+    assert store.failed_logins_since("jane", 0) == 2
+    assert client.get("/api/user", auth=("jane", PASSWORD)).status_code == 200

@@ -1,0 +1,84 @@
+"""Pooled connections on PostgreSQL: reads without transaction round trips, dead
+connections replaced before use.
+
+handlers/store/fast.py reads in autocommit (no BEGIN/ROLLBACK) and must hand the
+connection back as it found it; handlers/store/db.py pings a connection only when it has
+been idle (PING_AFTER_IDLE_SECONDS) and replaces one that does not answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from handlers.store import Store, fast
+from handlers.store import db as db_module
+
+
+@pytest.fixture
+def pg(store: Store) -> Iterator[Store]:
+    if store.db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's pool only")
+    yield store
+
+
+def _pool_backend_pids(store: Store, count: int = 3) -> set[int]:
+    """Fill the pool with `count` connections (held at once); their server processes."""
+    with contextlib.ExitStack() as held:
+        conns = [held.enter_context(store.db.engine.connect()) for _ in range(count)]
+        return {int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) for c in conns}
+
+
+def test_a_raw_read_leaves_its_connection_outside_any_transaction(pg: Store) -> None:
+    seen: list[Any] = []
+    with fast.raw_read(pg.db) as cursor:
+        cursor.execute("SELECT txid_current_if_assigned(), now() = statement_timestamp()")
+        seen.append(cursor.fetchone())
+        driver = cursor.connection
+    # Autocommit while reading: no transaction was opened around the statement.
+    assert seen == [(None, True)]
+    assert driver.autocommit is False and int(driver.info.transaction_status) == 0
+    assert pg.find_user("admin").login == "admin"  # the pool still works, Core included
+
+
+def test_a_raw_read_on_a_connection_inside_a_transaction_ends_it(pg: Store) -> None:
+    raw = pg.db.engine.raw_connection()
+    driver = raw.driver_connection
+    raw.cursor().execute("SELECT 1")  # opens a transaction (autocommit is off)
+    assert int(driver.info.transaction_status) != 0
+    raw.close()  # back to the pool: the pool's reset ends it
+    with fast.raw_read(pg.db) as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(
+    pg: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    victims = _pool_backend_pids(pg)
+    assert len(victims) == 3
+    outside = create_engine(pg.db.engine.url, poolclass=NullPool)  # not one of the victims
+    killer = outside.connect()
+    try:
+        killed = killer.execute(
+            text(
+                "SELECT count(*) FROM unnest(CAST(:p AS int[])) AS p WHERE pg_terminate_backend(p)"
+            ),
+            {"p": sorted(victims)},
+        ).scalar_one()
+        killer.commit()
+    finally:
+        killer.close()
+        outside.dispose()
+    assert killed == 3
+    # Every read below checks out a pooled connection whose server process may be gone.
+    for _ in range(5):
+        user, _, _ = pg.credentials("admin", failures_since=None)
+        assert user is not None and user.login == "admin"
+        assert pg.find_user("admin").login == "admin"
