@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 BASE_URL ?= http://127.0.0.1:3000
 ADMIN_AUTH ?= admin:admin
 
-.PHONY: serve install test check lint test-pg conformance docs stubs bench clean help
+.PHONY: serve install test check lint test-pg conformance docs stubs spec-digest bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,6 +54,9 @@ docs: install  ## build the static API docs into build/docs/
 
 stubs: $(BIN)/.base  ## write a typed stub for every operation without a handler
 	$(BIN)/python -m handlers.stubs --write
+
+spec-digest: $(BIN)/.base  ## after editing openapi.yaml: check it with connexion, record its digest
+	$(BIN)/python -m handlers.spec_check --write
 
 bench: install  ## run the benchmarks (see bench/README.md)
 	$(BIN)/python -m bench

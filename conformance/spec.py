@@ -10,7 +10,12 @@ from typing import Any
 
 import yaml
 
-DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "openapi.yaml"
+_ROOT = Path(__file__).resolve().parent.parent
+# The repository's openapi.yaml; installed from the wheel, the copy shipped beside it.
+DEFAULT_SPEC = next(
+    (p for p in (_ROOT / "openapi.yaml", _ROOT / "handlers" / "openapi.yaml") if p.is_file()),
+    _ROOT / "openapi.yaml",
+)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 

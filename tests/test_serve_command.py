@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -163,3 +164,70 @@ def test_the_server_command_starts_answers_stops_on_sigterm_and_keeps_its_data(
         assert second.returncode == 0
         assert shutdown < STOP_LIMIT
     assert "Traceback" not in (workdir / "second.log").read_text(errors="replace")
+
+
+def test_the_wheel_carries_the_contract_and_serves_from_an_install(tmp_path: Path) -> None:
+    """What `pip install .` deploys: the wheel holds openapi.yaml (handlers/ finds it beside
+    the package, the conformance suite too), its digest and the migrations, and the server
+    installed from it starts and answers."""
+    root = Path(__file__).resolve().parent.parent
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("grafana_userapi-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        shipped = archive.read("handlers/openapi.yaml")
+    assert shipped == (root / "openapi.yaml").read_bytes()
+    assert {"handlers/openapi.sha256", "handlers/store/migrations/env.py"} <= names
+    assert any(name.startswith("handlers/store/migrations/versions/0002") for name in names)
+    assert not any(name.startswith(("tests/", "bench/")) for name in names)
+
+    target = tmp_path / "site"
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    env = clean_environment({"PYTHONPATH": str(target)})
+    where = subprocess.run(
+        [sys.executable, "-c", "import handlers.app as a, conformance.spec as c;"
+         " print(a.SPEC_PATH); print(c.DEFAULT_SPEC)"],
+        cwd=workdir, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.split() == [str(target / "handlers" / "openapi.yaml")] * 2
+    port = free_port()
+    args = ["--port", str(port), "--database-url", f"sqlite:///{workdir / 'w.db'}"]
+    with server_process(workdir, args, env, "wheel") as process:
+        wait_for_first_200(process, f"http://127.0.0.1:{port}", time.monotonic())
+        me = httpx.get(f"http://127.0.0.1:{port}/api/user", auth=ADMIN, timeout=5)
+        assert (me.status_code, me.json()["login"]) == (200, "admin")
+        assert stop(process) < STOP_LIMIT
