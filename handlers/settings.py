@@ -28,7 +28,7 @@ class Settings:
     disable_brute_force_protection: bool = False
     credential_cache: bool = True
     validate_responses: bool = False
-    access_log: bool = True
+    access_log: bool = False  # Grafana's [server] router_logging is off by default too
     version: str = "11.6.0-userapi"
     workers: int = 1
 
@@ -59,7 +59,8 @@ class Settings:
             ),
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
             validate_responses=flag("USERAPI_VALIDATE_RESPONSES", False),
-            access_log=flag("USERAPI_ACCESS_LOG", True),
+            # Grafana's name for a line per request; USERAPI_ACCESS_LOG, when set, wins.
+            access_log=flag("USERAPI_ACCESS_LOG", flag("GF_SERVER_ROUTER_LOGGING", cls.access_log)),
         )
 
     def with_args(self, argv: Sequence[str] | None = None) -> Settings:
@@ -78,6 +79,12 @@ class Settings:
             default=self.validate_responses,
             help="validate every response against openapi.yaml (slower)",
         )
+        parser.add_argument(
+            "--access-log",
+            action=argparse.BooleanOptionalAction,
+            default=self.access_log,
+            help="a line per request on stderr (GF_SERVER_ROUTER_LOGGING; off by default)",
+        )
         parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
         args = parser.parse_args(argv)
         return replace(
@@ -88,5 +95,6 @@ class Settings:
             admin_user=args.admin_user,
             admin_password=args.admin_password,
             validate_responses=args.validate_responses,
+            access_log=args.access_log,
             workers=args.workers,
         )

@@ -1,7 +1,7 @@
 """Secrets stay secret: passwords, session tokens and service-account keys never show up in
 an answer or in the server's log, are stored only hashed, and cookies are HttpOnly/SameSite.
 
-One real server (`python -m handlers`, default logging with the access log on) is driven
+One real server (`python -m handlers`, default logging plus the access log) is driven
 through a session that touches every secret: users created with passwords, form logins,
 basic auth, failed logins and lock-out, password changes and resets, service-account
 tokens used as bearer and as basic `api_key`, unknown tokens, revoked sessions, logout, and
@@ -54,7 +54,11 @@ class Recorder:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     folder = tmp_path_factory.mktemp("secrets")
-    running = ServerProcess(fresh_database_url("sqlite", folder), folder / "server.log")
+    running = ServerProcess(
+        fresh_database_url("sqlite", folder),
+        folder / "server.log",
+        {"GF_SERVER_ROUTER_LOGGING": "true"},
+    )
     running.start()
     yield running
     running.stop()
@@ -156,6 +160,7 @@ def test_no_secret_appears_in_answers_or_the_log(
     secrets, call = exercised
     texts = {f"answer {a.request.method} {a.request.url.path}": a.text for a in call.answers}
     texts["server log"] = server.log()
+    assert '"POST /login HTTP/1.1" 200' in texts["server log"]  # the access log is on
     found = [
         f"{name} in {where}"
         for name, secret in secrets.items()

@@ -1,0 +1,37 @@
+"""Settings: Grafana's `GF_*` names and defaults, the server's own `USERAPI_*` switches,
+command-line flags on top."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("environ", "argv", "expected"),
+    [
+        ({}, [], False),  # Grafana's router_logging is off by default
+        ({"GF_SERVER_ROUTER_LOGGING": "true"}, [], True),
+        ({"GF_SERVER_ROUTER_LOGGING": "true", "USERAPI_ACCESS_LOG": "0"}, [], False),
+        ({"USERAPI_ACCESS_LOG": "yes"}, [], True),
+        ({}, ["--access-log"], True),
+        ({"GF_SERVER_ROUTER_LOGGING": "true"}, ["--no-access-log"], False),
+    ],
+)
+def test_the_access_log_follows_grafanas_router_logging(
+    environ: dict[str, str], argv: list[str], expected: bool
+) -> None:
+    assert Settings.from_env(environ).with_args(argv).access_log is expected
+
+
+def test_flags_apply_on_top_of_the_environment() -> None:
+    settings = Settings.from_env(
+        {"GF_SERVER_HTTP_PORT": "3100", "GF_DATABASE_URL": "sqlite://", "GF_SERVER_HTTP_ADDR": ""}
+    ).with_args(["--port", "3200", "--validate-responses"])
+    assert (settings.http_port, settings.database_url, settings.http_addr) == (
+        3200,
+        "sqlite://",
+        "0.0.0.0",
+    )
+    assert settings.validate_responses is True and settings.access_log is False
