@@ -39,6 +39,7 @@ from tests.support.postgres import find_bin_dir, free_port, running_postgres
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PRISM = BENCH / "node_modules" / ".bin" / "prism"
+FLOOR = "connexion floor (no database)"
 ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()
 AUTH_HEADERS = {"Authorization": ADMIN}
 
@@ -231,10 +232,11 @@ def ours(
     cache: bool = True,
     validate: bool = False,
     module: str = "handlers",
+    python: str = sys.executable,
 ) -> Server:
     port = free_port()
     argv = [
-        sys.executable,
+        python,
         "-m",
         module,
         "--host",
@@ -252,25 +254,23 @@ def ours(
     return Server(name, argv, port, "/api/user", dict(AUTH_HEADERS), env, ROOT, logs / name)
 
 
-def ceiling(body: bytes, logs: Path) -> Server:
+def _uvicorn_app(
+    name: str, app: str, body: bytes, logs: Path, headers: dict[str, str], folder: str
+) -> Server:
+    """A small ASGI app of bench/ answering GET /api/user with `body`."""
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.ceiling:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--no-access-log", "--log-level", "warning"]
     env = {"BENCH_CEILING_BODY": body.decode()}
-    return Server(
-        "ceiling (bare Starlette)", argv, port, "/api/user", {}, env, ROOT, logs / "ceiling"
-    )
+    return Server(name, argv, port, "/api/user", headers, env, ROOT, logs / folder)
+
+
+def ceiling(body: bytes, logs: Path) -> Server:
+    return _uvicorn_app("ceiling (bare Starlette)", "bench.ceiling:app", body, logs, {}, "ceiling")
+
+
+def connexion_floor(body: bytes, logs: Path) -> Server:
+    return _uvicorn_app(FLOOR, "bench.connexion_floor:app", body, logs, dict(AUTH_HEADERS), "floor")
 
 
 def prism(logs: Path) -> Server:
@@ -339,15 +339,15 @@ def auth_scenario(report: Report, url: str, logs: Path) -> None:
     main = ours("ours", url, logs)
     pbkdf2 = ours("ours, PBKDF2 every request", url, logs, cache=False)
     validating = ours("ours + response validation", url, logs, validate=True)
-    quiet = ours("ours, no access log", url, logs)
-    quiet.env["USERAPI_ACCESS_LOG"] = "false"
+    logged = ours("ours, access log on", url, logs)
+    logged.env["GF_SERVER_ROUTER_LOGGING"] = "true"
     with running([main]):
         body = http_get(main.port, "/api/user", AUTH_HEADERS)
         report.startups.append({"server": "ours [sqlite]", "seconds": main.startup_seconds})
-        first = [ceiling(body, logs)]
+        first = [ceiling(body, logs), connexion_floor(body, logs)]
         if report.config.prism and PRISM.exists():
             first.append(prism(logs))
-        variants = [quiet, pbkdf2, validating]
+        variants = [logged, pbkdf2, validating]
         with running([*first, *variants]):
             servers = [*first, main, *variants]
             describe(report, servers, url, "sqlite")
@@ -414,14 +414,41 @@ def workers_scenario(
         )
 
 
+def deploy_venv() -> Path | None:
+    """build/venv-deploy: the server installed the way a deployment installs it (`pip
+    install .`: the wheel and its runtime dependencies, none of the test tools), refreshed
+    every run. None when it cannot be built (no network for a first install)."""
+    venv = ROOT / "build" / "venv-deploy"
+    python = venv / "bin" / "python"
+    steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
+    steps.append([str(python), "-m", "pip", "install", "--quiet", str(ROOT)])
+    log(f"installing the server into {venv.relative_to(ROOT)} (pip install .)")
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            log(f"  could not: {done.stderr.strip().splitlines()[-1:]}")
+            return None
+    return python
+
+
 def startup_scenario(report: Report, url: str, logs: Path, backend: str) -> None:
-    """Process start to the first 200 of an authenticated GET /api/user, three times."""
+    """Process start to the first 200 of an authenticated GET /api/user: in the
+    development venv (test tools installed too) and as deployed (runtime dependencies
+    only), three times each, interleaved."""
+    deployed = deploy_venv()
     for attempt in range(1 if report.config.quick else 3):
-        server = ours("ours", url, logs / backend)
-        with running([server]):
-            report.startups.append(
-                {"server": f"ours [{backend}] #{attempt + 1}", "seconds": server.startup_seconds}
-            )
+        kinds = [("dev", sys.executable)] + ([("deployed", str(deployed))] if deployed else [])
+        for kind, python in kinds:
+            server = ours("ours", url, logs / backend, python=python)
+            name = "ours" if kind == "dev" else "ours, deployed"
+            with running([server]):
+                report.startups.append(
+                    {
+                        "server": f"{name} [{backend}] #{attempt + 1}",
+                        "kind": kind,
+                        "seconds": server.startup_seconds,
+                    }
+                )
 
 
 @contextlib.contextmanager
