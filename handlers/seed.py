@@ -22,24 +22,17 @@ Timestamps are formatted once with the column types' own bind processors.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from sqlalchemy import Connection, Table, TextClause, func, select, text
 
 from handlers.passwords import encode_password, random_string
+from handlers.progress import Progress
 from handlers.settings import DEFAULT_DATABASE_URL
 from handlers.store import open_store, schema
 from handlers.store.db import utcnow
@@ -118,27 +111,18 @@ class _Plan:
 class _Stages:
     """Times each stage and drives the progress bar."""
 
-    def __init__(self, progress: Progress | None) -> None:
+    def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.seconds: dict[str, float] = {}
 
     def run(
         self, name: str, total: int | None, work: Callable[[Callable[[int], None]], None]
     ) -> None:
-        task: TaskID | None = None
-        if self.progress is not None:
-            task = self.progress.add_task(name, total=total)
-        progress = self.progress
-
-        def advance(rows: int) -> None:
-            if progress is not None and task is not None:
-                progress.advance(task, rows)
-
+        advance = self.progress.stage(name, total)
         started = time.perf_counter()
         work(advance)
         self.seconds[name] = time.perf_counter() - started
-        if progress is not None and task is not None:
-            progress.update(task, completed=total or 1, total=total or 1)
+        self.progress.finish()
 
 
 def _chunks(count: int) -> Iterator[range]:
@@ -267,7 +251,7 @@ def _seed_sqlite(conn: Connection, plan: _Plan, stages: _Stages) -> None:
 
     stages.run("users", plan.users, users)
     stages.run("memberships", plan.users, memberships)
-    stages.run("search index", None, index)
+    stages.run("search index", 1, index)
     conn.exec_driver_sql("PRAGMA cache_size = -2000")
 
 
@@ -375,30 +359,23 @@ def seed(
     teams: int = 0,
     password: str = "password",
     progress: bool = True,
-    console: Console | None = None,
+    stream: TextIO | None = None,
 ) -> SeedReport:
-    """Seed `database_url` (migrated first); returns the row counts and per-stage seconds."""
-    console = console or Console(stderr=True)
+    """Seed `database_url` (migrated first); returns the row counts and per-stage seconds.
+    Progress goes to `stream` (stderr by default) unless `progress` is false."""
     started = time.perf_counter()
     store = open_store(database_url)
     opened = time.perf_counter() - started
-    bar = (
-        Progress(
-            TextColumn("{task.description:>13}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not progress,
-        )
-        if progress
-        else None
-    )
-    stages = _Stages(bar)
+    stages = _Stages(Progress(stream, enabled=progress))
     try:
-        with bar if bar is not None else _nothing(), store.db.write() as conn:
+        with store.db.write() as conn:
             plan = _plan(conn, users, orgs, teams, password)
-            stages.run("orgs and teams", orgs + teams, lambda advance: _orgs_and_teams(conn, plan))
+
+            def orgs_and_teams(advance: Callable[[int], None]) -> None:
+                _orgs_and_teams(conn, plan)
+                advance(orgs + teams)
+
+            stages.run("orgs and teams", orgs + teams, orgs_and_teams)
             if store.db.dialect == "postgresql":
                 _seed_postgres(conn, plan, stages)
             else:
@@ -422,14 +399,6 @@ def seed(
     )
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m handlers.seed",
@@ -444,7 +413,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.users < 0 or args.orgs < 0 or args.teams < 0:
         parser.error("counts must not be negative")
-    console = Console(stderr=True)
     report = seed(
         args.database_url,
         users=args.users,
@@ -452,14 +420,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         teams=args.teams,
         password=args.password,
         progress=not args.no_progress,
-        console=console,
     )
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.seconds.items())
     rate = report.users / report.total_seconds if report.total_seconds else 0.0
-    console.print(
+    sys.stderr.write(
         f"seeded {report.users:,} users, {report.orgs} orgs, {report.teams} teams and"
         f" {report.memberships:,} memberships in {report.total_seconds:.1f}s"
-        f" ({rate:,.0f} users/s): {stages}"
+        f" ({rate:,.0f} users/s): {stages}\n"
     )
 
 
