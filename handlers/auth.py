@@ -1,8 +1,9 @@
 """Security functions for the spec's three schemes: basic, bearer token, session cookie.
 
 Each returns {"sub": login, "identity": Identity} to accept, or raises Unauthorized with
-Grafana's message. They run on the event loop, so the database work goes to a thread
-(except basic auth's read-only common case on SQLite, see basic_auth).
+Grafana's message. They run on the event loop: on SQLite the check itself runs there
+too until it would write or hash a password, then on a worker thread (handlers/inline.py);
+on PostgreSQL always on a worker thread.
 """
 
 from __future__ import annotations
