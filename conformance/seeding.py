@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -202,7 +203,7 @@ class Seeder:
         def remove(client: httpx.Client, path: str) -> None:
             try:
                 status = client.delete(path).status_code
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 problems.append(f"DELETE {path}: {exc}")
                 return
             if status not in (200, 404):
@@ -211,7 +212,8 @@ class Seeder:
         # Teams, dashboards and service accounts live in the run's org: remove them as root.
         with self.target.session(root or self.target.admin) as owner:
             for uid in reversed(ledger.dashboards):
-                remove(owner, f"/api/dashboards/uid/{uid}")
+                # A target may have accepted a uid that needs escaping in a path.
+                remove(owner, f"/api/dashboards/uid/{quote(uid, safe='')}")
             for team_id in reversed(ledger.teams):
                 remove(owner, f"/api/teams/{team_id}")
             for sa_id in reversed(ledger.service_accounts):

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from handlers import deps, views
-from handlers.errors import NotFound, PreconditionFailed
+from handlers.errors import BadRequest, NotFound, PreconditionFailed
 from handlers.store import DashboardNotFound, NameTaken
 
 JSON = dict[str, Any]
 
 
+# Grafana's short UIDs: letters, digits, '-' and '_' (the spec caps the length at 40).
+_UID = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def post_dashboard(body: JSON) -> JSON:
     who = deps.require_org_role("Editor")
     dashboard: JSON = body["dashboard"]
+    uid = dashboard.get("uid")
+    if isinstance(uid, str) and not _UID.fullmatch(uid):
+        raise BadRequest("uid contains illegal characters")
     try:
         saved = deps.store().save_dashboard(
             who.org_id,

@@ -663,6 +663,18 @@ def test_a_dashboard_needs_a_title(admin: TestClient, body: Any) -> None:
     assert (response.status_code, response.json()) == (400, BAD_REQUEST_DATA)
 
 
+@pytest.mark.parametrize("uid", ["has space", "ctl\x02", "slash/uid", "dot.uid", "é"])
+def test_a_dashboard_uid_is_letters_digits_dash_and_underscore(admin: TestClient, uid: str) -> None:
+    body = {"dashboard": {"title": "Odd", "uid": uid}}
+    response = admin.post("/api/dashboards/db", json=body)
+    assert (response.status_code, response.json()) == (
+        400,
+        message("uid contains illegal characters"),
+    )
+    fine = {"dashboard": {"title": "Fine", "uid": "A-z_0" + "9" * 35}}
+    assert admin.post("/api/dashboards/db", json=fine).status_code == 200
+
+
 def test_deleting_a_dashboard(admin: TestClient) -> None:
     saved = create_dashboard(admin, "Board", uid="board-1")
     response = admin.delete("/api/dashboards/uid/board-1")
