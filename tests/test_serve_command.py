@@ -166,28 +166,19 @@ def test_the_server_command_starts_answers_stops_on_sigterm_and_keeps_its_data(
     assert "Traceback" not in (workdir / "second.log").read_text(errors="replace")
 
 
+def pip(*args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--quiet", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_wheel_carries_the_contract_and_serves_from_an_install(tmp_path: Path) -> None:
     """What `pip install .` deploys: the wheel holds openapi.yaml (handlers/ finds it beside
     the package, the conformance suite too), its digest and the migrations, and the server
     installed from it starts and answers."""
     root = Path(__file__).resolve().parent.parent
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(tmp_path),
-            str(root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
+    pip("wheel", "--no-deps", "-w", str(tmp_path), str(root))
     (wheel,) = tmp_path.glob("grafana_userapi-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -198,23 +189,7 @@ def test_the_wheel_carries_the_contract_and_serves_from_an_install(tmp_path: Pat
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
 
     target = tmp_path / "site"
-    installed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert installed.returncode == 0, installed.stderr
+    pip("install", "--no-deps", "--target", str(target), str(wheel))
     workdir = tmp_path / "run"
     workdir.mkdir()
     env = clean_environment({"PYTHONPATH": str(target)})
