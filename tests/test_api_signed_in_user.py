@@ -13,7 +13,9 @@ from handlers.store import Store
 from handlers.store.schema import user_auth_tokens
 from tests.support.api import (
     BAD_CREDENTIALS,
+    CHROME_ON_LINUX,
     PASSWORD,
+    SAFARI_ON_MAC,
     TIMESTAMP,
     UID,
     UNAUTHORIZED,
@@ -32,14 +34,6 @@ from tests.support.api import (
     session,
 )
 
-CHROME_ON_LINUX = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
-)
-SAFARI_ON_MAC = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Safari/605.1.15"
-)
 JANE = ("jane", PASSWORD)
 DAY = 24 * 3600
 

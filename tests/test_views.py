@@ -8,23 +8,15 @@ import pytest
 
 from handlers import views
 from handlers.store.models import SessionToken, Team, User
+from tests.support.api import (
+    CHROME_ON_LINUX,
+    FIREFOX_ON_WINDOWS,
+    SAFARI_ON_IPHONE,
+    SAFARI_ON_MAC,
+    jane_profile,
+)
 
 NOW = datetime(2024, 5, 2, 8, 15, 0)
-CHROME_ON_LINUX = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
-)
-SAFARI_ON_MAC = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Safari/605.1.15"
-)
-SAFARI_ON_IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
-FIREFOX_ON_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
-)
 
 
 def make_user(**changes: object) -> User:
@@ -195,22 +187,10 @@ def test_an_auth_token_never_seen_shows_its_creation_time_as_seen() -> None:
 
 def test_a_profile_renders_every_field() -> None:
     assert views.user_profile(make_user(), is_external=False) == {
-        "id": 7,
+        **jane_profile(7),
         "uid": "ce3kq9vh2w5xcd",
-        "email": "jane@example.com",
-        "name": "Jane Doe",
-        "login": "jane",
-        "theme": "",
-        "orgId": 1,
-        "isGrafanaAdmin": False,
-        "isDisabled": False,
-        "isExternal": False,
-        "isExternallySynced": False,
-        "isGrafanaAdminExternallySynced": False,
-        "authLabels": [],
         "updatedAt": "2024-05-02T08:15:00Z",
         "createdAt": "2024-05-02T08:15:00Z",
-        "avatarUrl": "/avatar/9e26471d35a78862c17e467d87cddedf",
     }
 
 
