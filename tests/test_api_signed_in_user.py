@@ -32,6 +32,7 @@ from tests.support.api import (
     message,
     new_client,
     session,
+    team_entry,
 )
 
 JANE = ("jane", PASSWORD)
@@ -375,18 +376,9 @@ def test_own_teams_are_those_of_the_current_org(admin: TestClient) -> None:
     assert response.status_code == 200
     assert UID.match(body[0].pop("uid"))
     assert body == [
-        {
-            "id": main_team,
-            "orgId": 1,
-            "name": "Team 1",
-            "email": "team@example.com",
-            "externalUID": "",
-            "isProvisioned": False,
-            "avatarUrl": "/avatar/ff1637bedfa6369cbcc915bdabd290f5",
-            "memberCount": 2,
-            "permission": 0,
-            "accessControl": None,
-        }
+        team_entry(
+            main_team, "Team 1", "team@example.com", "/avatar/ff1637bedfa6369cbcc915bdabd290f5", 2
+        )
     ]
 
 

@@ -30,6 +30,7 @@ from tests.support.api import (
     errutil,
     jane_profile,
     message,
+    team_entry,
 )
 
 BAD_SORT = errutil("Bad request", "unknown sorting option", 400)
@@ -319,19 +320,11 @@ def test_lookup_by_login_returns_the_thin_profile(admin: TestClient) -> None:
     user_id = create_user(admin, "jane", name="Jane")
     response = admin.get("/api/users/lookup", params={"loginOrEmail": "jane"})
     assert response.status_code == 200
+    # The thin profile: jane's, without uid, auth labels and avatar.
     assert assert_profile_times(response.json()) == {
-        "id": user_id,
-        "uid": "",
-        "email": "jane@example.com",
+        **jane_profile(user_id),
         "name": "Jane",
-        "login": "jane",
-        "theme": "",
-        "orgId": 1,
-        "isGrafanaAdmin": False,
-        "isDisabled": False,
-        "isExternal": False,
-        "isExternallySynced": False,
-        "isGrafanaAdminExternallySynced": False,
+        "uid": "",
         "authLabels": None,
         "avatarUrl": "",
     }
@@ -611,18 +604,7 @@ def test_user_teams_lists_the_users_teams_in_the_callers_org(admin: TestClient) 
     assert response.status_code == 200
     assert UID.match(body[0].pop("uid"))
     assert body == [
-        {
-            "id": team_id,
-            "orgId": 1,
-            "name": "My Test Team",
-            "email": "",
-            "externalUID": "",
-            "isProvisioned": False,
-            "avatarUrl": "/avatar/3f49c15916554246daa714b9bd0ee398",
-            "memberCount": 2,
-            "permission": 0,
-            "accessControl": None,
-        }
+        team_entry(team_id, "My Test Team", "", "/avatar/3f49c15916554246daa714b9bd0ee398", 2)
     ]
 
 

@@ -14,21 +14,14 @@ import pytest
 from conformance.__main__ import main
 from conformance.runner import run_suite
 from handlers.app import create_test_app
+from tests.support.conformance_env import clear_conformance_environment
 from tests.support.postgres import free_port
 from tests.support.servers import serve_in_thread
 
 
 @pytest.fixture(autouse=True)
 def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "CONFORMANCE_BASE_URL",
-        "CONFORMANCE_APP",
-        "CONFORMANCE_TOLERATE",
-        "CONFORMANCE_GRAFANA_VERSION",
-        "CONFORMANCE_REPORT_DIR",
-        "CONFORMANCE_FAIL_ON_UNOBSERVED",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    clear_conformance_environment(monkeypatch)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the reference server; the failing test id or its message must name the broken be
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from conformance.runner import Outcome, run_suite
 from tests.support import planted
+from tests.support.conformance_env import clear_conformance_environment
 from tests.support.planted import (
     Bug,
     always,
@@ -155,18 +155,9 @@ BUGS = [
 
 
 @pytest.fixture(autouse=True)
-def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment must not point the inner runs elsewhere."""
-    for name in (
-        "CONFORMANCE_BASE_URL",
-        "CONFORMANCE_APP",
-        "CONFORMANCE_TOLERATE",
-        "CONFORMANCE_GRAFANA_VERSION",
-        "CONFORMANCE_REPORT_DIR",
-        "CONFORMANCE_FAIL_ON_UNOBSERVED",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    yield
+    clear_conformance_environment(monkeypatch)
 
 
 def run_against(bug: Bug, *extra: str) -> Outcome:

@@ -174,6 +174,22 @@ FIREFOX_ON_WINDOWS = (
 )
 
 
+def team_entry(team_id: int, name: str, email: str, avatar_url: str, members: int) -> JSON:
+    """One team of a user's team list, as Grafana lists it (without the generated uid)."""
+    return {
+        "id": team_id,
+        "orgId": 1,
+        "name": name,
+        "email": email,
+        "externalUID": "",
+        "isProvisioned": False,
+        "avatarUrl": avatar_url,
+        "memberCount": members,
+        "permission": 0,
+        "accessControl": None,
+    }
+
+
 def jane_profile(user_id: int) -> JSON:
     """The profile of the user `create_user(admin, "jane")` makes, without uid and times."""
     return {
