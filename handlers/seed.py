@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, Table, TextClause, func, select, text
@@ -35,7 +34,7 @@ from handlers.passwords import encode_password, random_string
 from handlers.progress import Progress
 from handlers.settings import DEFAULT_DATABASE_URL
 from handlers.store import open_store, schema
-from handlers.store.db import utcnow
+from handlers.store.db import utcnow, years_before
 
 CONSONANTS = "bdfghjklmnprstvz"
 VOWELS = "aeiou"
@@ -188,7 +187,7 @@ def _plan(conn: Connection, users: int, orgs: int, teams: int, password: str) ->
         password=encode_password(password, salt),
         salt=salt,
         created=_stored(conn, schema.users.c.created, now),
-        last_seen=_stored(conn, schema.users.c.last_seen_at, now - timedelta(days=3650)),
+        last_seen=_stored(conn, schema.users.c.last_seen_at, years_before(now, 10)),
     )
 
 

@@ -33,6 +33,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
+def years_before(moment: datetime, years: int) -> datetime:
+    """The same date and time `years` earlier; 29 February becomes 1 March where that year
+    has none (Go's AddDate normalises the same way, so Grafana's dates agree)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:  # 29 February in a common year
+        return moment.replace(year=moment.year - years, month=3, day=1)
+
+
 def new_uid() -> str:
     """A Grafana-style short UID: a letter followed by 13 lower-case letters or digits."""
     return secrets.choice(_UID_HEAD) + "".join(secrets.choice(_UID_TAIL) for _ in range(13))

@@ -31,7 +31,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import fast, schema, search
-from handlers.store.db import INT64_MAX, Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.db import (
+    INT64_MAX,
+    Database,
+    in_int64,
+    new_id,
+    new_uid,
+    utcnow,
+    years_before,
+)
 from handlers.store.errors import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
 from handlers.store.models import Page, User
 
@@ -353,7 +361,7 @@ class UserStore:
                 "created": now,
                 "updated": now,
                 # Grafana backdates new users' last-seen by ten years ("10 years" ago).
-                "last_seen_at": now.replace(year=now.year - 10),
+                "last_seen_at": years_before(now, 10),
                 "is_disabled": False,
                 "is_service_account": service_account,
                 "version": 0,
