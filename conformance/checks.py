@@ -9,10 +9,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import schemathesis
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
+
+from conformance import tolerances
+from contract import Contract
 
 Check = Callable[
     [schemathesis.CheckContext, schemathesis.Response, schemathesis.Case[Any]], bool | None
@@ -22,8 +26,7 @@ AGE_IN_WORDS = re.compile(
     r"^(< 1 minute|1 (year|month|day|hour|minute)|([2-9]|[1-9]\d+) (year|month|day|hour|minute)s)$"
 )
 AGE_SHORT = re.compile(r"^(< 1m|\d+[yMdhm])$")
-PROFILE_OPERATIONS = {"getUserByID", "getSignedInUser"}
-SEARCH_OPERATIONS = {"searchUsers", "searchUsersWithPaging"}
+AGE_FORMATS = {"short-age": AGE_SHORT}  # value formats a tolerance may accept instead
 
 
 def _json(response: schemathesis.Response) -> Any:
@@ -33,10 +36,32 @@ def _json(response: schemathesis.Response) -> Any:
         return None
 
 
-def _search_hits(operation_id: str, body: Any) -> Iterator[dict[str, Any]]:
-    hits = body.get("users") if isinstance(body, dict) else body
-    if operation_id in SEARCH_OPERATIONS and isinstance(hits, list):
-        yield from (hit for hit in hits if isinstance(hit, dict))
+@dataclass(frozen=True)
+class People:
+    """Which operations answer user profiles and which search hits, read from the contract
+    (the component schema of their 200 body)."""
+
+    profiles: frozenset[str]
+    searches: frozenset[str]
+
+    @classmethod
+    def of(cls, spec: Contract) -> People:
+        def answering(*schemas: str) -> frozenset[str]:
+            return frozenset(
+                op.operation_id
+                for op in spec.operations
+                if spec.body_schema(op) in schemas and not op.thin_profile
+            )
+
+        return cls(
+            profiles=answering("UserProfile"),
+            searches=answering("[UserSearchHit]", "SearchUserQueryResult"),
+        )
+
+    def search_hits(self, operation_id: str, body: Any) -> Iterator[dict[str, Any]]:
+        hits = body.get("users") if isinstance(body, dict) else body
+        if operation_id in self.searches and isinstance(hits, list):
+            yield from (hit for hit in hits if isinstance(hit, dict))
 
 
 def error_bodies_are_grafana_messages(
@@ -69,27 +94,38 @@ def undeclared_methods_answer_404(
         )
 
 
-def avatar_urls_hash_the_email(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
-) -> None:
-    """avatarUrl is /avatar/<md5 of the lower-cased e-mail> (or Grafana's placeholder image)."""
-    operation_id = case.operation.definition.raw.get("operationId", "")
-    body = _json(response)
-    if response.status_code != 200 or body is None:
-        return
-    people = list(_search_hits(operation_id, body))
-    if operation_id in PROFILE_OPERATIONS and isinstance(body, dict) and body.get("id"):
-        people.append(body)
-    for person in people:
-        email, url = person.get("email"), person.get("avatarUrl")
-        if not isinstance(email, str) or not isinstance(url, str) or not email:
-            continue
-        digest = hashlib.md5(email.lower().encode()).hexdigest()
-        if not (url.endswith(f"/avatar/{digest}") or url.endswith("/public/img/user_profile.png")):
-            raise AssertionError(f"avatarUrl of {email!r} is {url!r}, expected /avatar/{digest}")
+def avatar_check(people: People) -> Check:
+    def avatar_urls_hash_the_email(
+        ctx: schemathesis.CheckContext,
+        response: schemathesis.Response,
+        case: schemathesis.Case[Any],
+    ) -> None:
+        """avatarUrl is /avatar/<md5 of the lower-cased e-mail> (or Grafana's placeholder)."""
+        operation_id = case.operation.definition.raw.get("operationId", "")
+        body = _json(response)
+        if response.status_code != 200 or body is None:
+            return
+        found = list(people.search_hits(operation_id, body))
+        if operation_id in people.profiles and isinstance(body, dict) and body.get("id"):
+            found.append(body)
+        for person in found:
+            email, url = person.get("email"), person.get("avatarUrl")
+            if not isinstance(email, str) or not isinstance(url, str) or not email:
+                continue
+            digest = hashlib.md5(email.lower().encode()).hexdigest()
+            if not (
+                url.endswith(f"/avatar/{digest}") or url.endswith("/public/img/user_profile.png")
+            ):
+                raise AssertionError(
+                    f"avatarUrl of {email!r} is {url!r}, expected /avatar/{digest}"
+                )
+
+    return avatar_urls_hash_the_email
 
 
-def last_seen_age_check(short_form_tolerated: bool) -> Check:
+def last_seen_age_check(people: People, alternatives: set[str]) -> Check:
+    accepted = [AGE_IN_WORDS, *(AGE_FORMATS[name] for name in sorted(alternatives))]
+
     def last_seen_age_is_in_words(
         ctx: schemathesis.CheckContext,
         response: schemathesis.Response,
@@ -97,21 +133,22 @@ def last_seen_age_check(short_form_tolerated: bool) -> Check:
     ) -> None:
         """lastSeenAtAge reads "10 years", "2 minutes", "< 1 minute"..."""
         operation_id = case.operation.definition.raw.get("operationId", "")
-        for hit in _search_hits(operation_id, _json(response)):
+        for hit in people.search_hits(operation_id, _json(response)):
             age = hit.get("lastSeenAtAge")
-            if not isinstance(age, str):
-                continue
-            if AGE_IN_WORDS.match(age) or (short_form_tolerated and AGE_SHORT.match(age)):
-                continue
-            raise AssertionError(f"lastSeenAtAge {age!r} of {hit.get('login')!r} is not in words")
+            if isinstance(age, str) and not any(form.match(age) for form in accepted):
+                raise AssertionError(
+                    f"lastSeenAtAge {age!r} of {hit.get('login')!r} is not in words"
+                )
 
     return last_seen_age_is_in_words
 
 
-def contract_checks(tolerances: frozenset[str]) -> list[Check]:
+def contract_checks(spec: Contract, applied: frozenset[str]) -> list[Check]:
+    people = People.of(spec)
+    formats = tolerances.accepted_formats(spec, applied)
     return [
         error_bodies_are_grafana_messages,
         undeclared_methods_answer_404,
-        avatar_urls_hash_the_email,
-        last_seen_age_check("lastseen-short-format" in tolerances),
+        avatar_check(people),
+        last_seen_age_check(people, formats.get("lastSeenAtAge", set())),
     ]

@@ -14,10 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from conformance.world import World
+from contract import Operation
 
 GHOST_ID = 987_654_321_987  # no Grafana has this many rows
 _INTEGER = re.compile(r"^[+-]?\d+$")
 JSON = dict[str, Any]
+# Body fields that name a user, an org, a team, a token or a login: given the run's prefix.
+NAMING_FIELDS = ("login", "email", "name", "user", "loginOrEmail")
 
 
 def _pool(*values: object) -> list[object]:
@@ -28,57 +31,59 @@ def _choose(value: object, pool: Sequence[object]) -> object:
     return pool[zlib.crc32(repr(value).encode()) % len(pool)]
 
 
+class UnguardedParameter(LookupError):
+    """A path parameter the guard has no safe values for: the request is not sent."""
+
+
 class Guard:
+    """Rewrites generated requests so that they only reach the run's own resources.
+
+    Path ids come from pools chosen by the parameter's name and what the operation does
+    (reads may see any seeded user; writes only victims; deletes only doomed resources);
+    a parameter the guard does not know fails closed. Body fields that name something
+    (logins, e-mails, names, titles, members) get the run's prefix or a victim's id.
+    """
+
     def __init__(self, world: World) -> None:
-        self.world = world
-        w = world
-        readable: list[object] = [*w.readable_user_ids(), GHOST_ID]
-        victims: list[object] = [*w.writable_user_ids(), GHOST_ID]
+        self.world = w = world
         starred = w.dashboards[:2]
-        self.path_pools: dict[str, dict[str, list[object]]] = {
-            **{
-                op: {"user_id": readable}
-                for op in ("getUserByID", "getUserOrgList", "getUserTeams")
-            },
-            **{
-                op: {"user_id": victims}
-                for op in (
-                    "updateUser",
-                    "adminUpdateUserPassword",
-                    "adminUpdateUserPermissions",
-                    "adminDisableUser",
-                    "adminEnableUser",
-                )
-            },
-            "updateUserActiveOrg": {
-                "user_id": victims,
-                "org_id": _pool(w.org, w.main_org, w.spare_orgs[0], GHOST_ID),
-            },
-            "adminDeleteUser": {"user_id": _pool(*(a.id for a in w.doomed), GHOST_ID)},
-            "userSetUsingOrg": {"org_id": _pool(w.org, w.main_org, GHOST_ID)},
-            "deleteOrgByID": {"org_id": _pool(*w.spare_orgs, GHOST_ID)},
-            "addOrgUser": {"org_id": _pool(w.org, GHOST_ID)},
-            "deleteTeamByID": {"team_id": _pool(w.doomed_team.id, GHOST_ID)},
-            "addTeamMember": {"team_id": _pool(w.spare_team.id, GHOST_ID)},
-            "starDashboard": {"dashboard_id": _pool(*(d.id for d in starred), GHOST_ID)},
-            "unstarDashboard": {"dashboard_id": _pool(*(d.id for d in starred), GHOST_ID)},
-            "starDashboardByUID": {"dashboard_uid": [*(d.uid for d in starred), w.ghost_uid]},
-            "unstarDashboardByUID": {"dashboard_uid": [*(d.uid for d in starred), w.ghost_uid]},
-            "deleteDashboardByUID": {"uid": [w.doomed_dashboard.uid, w.ghost_uid]},
-            "createToken": {"serviceAccountId": _pool(w.service_account_id, GHOST_ID)},
+        self._pools: dict[str, Callable[[Operation], list[object]]] = {
+            "user_id": self._users,
+            "org_id": self._orgs,
+            "team_id": lambda op: _pool(
+                w.doomed_team.id if op.method == "DELETE" else w.spare_team.id, GHOST_ID
+            ),
+            "dashboard_id": lambda op: _pool(*(d.id for d in starred), GHOST_ID),
+            "dashboard_uid": lambda op: [*(d.uid for d in starred), w.ghost_uid],
+            "uid": lambda op: [w.doomed_dashboard.uid, w.ghost_uid],
+            "serviceAccountId": lambda op: _pool(w.service_account_id, GHOST_ID),
         }
-        names = self._prefix_fields
-        self.body_rules: dict[str, Callable[[JSON], None]] = {
-            "adminCreateUser": lambda b: names(b, "login", "email"),
-            "updateUser": lambda b: names(b, "login", "email"),
-            "updateSignedInUser": lambda b: names(b, "login", "email"),
-            "createOrg": lambda b: names(b, "name"),
-            "createTeam": lambda b: names(b, "name"),
-            "createServiceAccount": lambda b: names(b, "name"),
-            "login": lambda b: names(b, "user"),
-            "postDashboard": self._dashboard,
-            "addTeamMember": self._team_member,
-        }
+
+    def _users(self, operation: Operation) -> list[object]:
+        w = self.world
+        if operation.is_read:
+            return [*w.readable_user_ids(), GHOST_ID]
+        if operation.method == "DELETE":
+            return _pool(*(a.id for a in w.doomed), GHOST_ID)
+        return [*w.writable_user_ids(), GHOST_ID]
+
+    def _orgs(self, operation: Operation) -> list[object]:
+        w = self.world
+        if operation.method == "DELETE":
+            return _pool(*w.spare_orgs, GHOST_ID)
+        if operation.access.org_parameter == "org_id":  # managing the org: the run's own
+            return _pool(w.org, GHOST_ID)
+        return _pool(w.org, w.main_org, w.spare_orgs[0], GHOST_ID)  # switching to it
+
+    def pool(self, operation: Operation, parameter: str) -> list[object]:
+        """The values a path parameter of this operation may take (UnguardedParameter)."""
+        choose = self._pools.get(parameter)
+        if choose is None:
+            raise UnguardedParameter(
+                f"{operation.label}: no safe values for path parameter {parameter!r}; "
+                "teach conformance/guard.py where the run keeps such resources"
+            )
+        return choose(operation)
 
     def _safe_id(self, value: object, pool: Sequence[object]) -> object:
         if isinstance(value, bool):
@@ -98,26 +103,29 @@ class Guard:
             if isinstance(value, str) and value.strip() and not value.startswith(self.world.prefix):
                 body[key] = f"{self.world.prefix}{value}"
 
-    def _dashboard(self, body: JSON) -> None:
+    def _dashboard(self, dashboard: JSON) -> None:
+        self._prefix_fields(dashboard, "title")
+        if isinstance(dashboard.get("id"), int):
+            dashboard["id"] = None  # never address an existing dashboard by id
+        uid = dashboard.get("uid")
+        if isinstance(uid, str) and uid.strip():
+            dashboard["uid"] = f"{self.world.prefix}{uid}"[:40]
+
+    def name_fields(self, body: JSON) -> None:
+        """Give every name in a request body the run's prefix, in place."""
+        self._prefix_fields(body, *NAMING_FIELDS)
         dashboard = body.get("dashboard")
         if isinstance(dashboard, dict):
-            self._prefix_fields(dashboard, "title")
-            if isinstance(dashboard.get("id"), int):
-                dashboard["id"] = None  # never address an existing dashboard by id
-            uid = dashboard.get("uid")
-            if isinstance(uid, str) and uid.strip():
-                dashboard["uid"] = f"{self.world.prefix}{uid}"[:40]
-
-    def _team_member(self, body: JSON) -> None:
+            self._dashboard(dashboard)
         user_id = body.get("userId")
         if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id > 0:
             body["userId"] = _choose(user_id, self.world.writable_user_ids())
 
-    def apply(self, operation_id: str, path_parameters: JSON | None, body: object) -> None:
-        """Rewrite a generated request in place."""
-        for name, pool in self.path_pools.get(operation_id, {}).items():
+    def apply(self, operation: Operation, path_parameters: JSON | None, body: object) -> None:
+        """Rewrite a generated request in place (UnguardedParameter: do not send it)."""
+        for name in operation.path_parameters():
             if path_parameters is not None and name in path_parameters:
+                pool = self.pool(operation, name)
                 path_parameters[name] = self._safe_id(path_parameters[name], pool)
-        rule = self.body_rules.get(operation_id)
-        if rule is not None and isinstance(body, dict):
-            rule(body)
+        if isinstance(body, dict):
+            self.name_fields(body)

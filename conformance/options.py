@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import spec, tolerances
+import contract
+from conformance import tolerances
 
 DEFAULT_SEED = 20_240_601
 PROFILES = ("ci", "thorough")
@@ -108,19 +109,19 @@ def from_config(config: pytest.Config) -> RunOptions:
         raise pytest.UsageError("--admin-auth must be LOGIN:PASSWORD")
     if base_url is None and app is None:
         raise pytest.UsageError("give --base-url URL, or --app module:factory (or conformance_app)")
-    spec_path = Path(_pick(config, "spec", "CONFORMANCE_SPEC") or spec.DEFAULT_SPEC)
+    spec_path = Path(_pick(config, "spec", "CONFORMANCE_SPEC") or contract.SPEC_PATH)
     if not spec_path.is_file():
         raise pytest.UsageError(f"contract not found: {spec_path}")
-    contract = spec.load(spec_path)
+    spec = contract.load(spec_path)
     names = [n for opt in config.getoption("tolerate") for n in opt.split(",") if n]
     names += [n for n in os.environ.get("CONFORMANCE_TOLERATE", "").split(",") if n]
     version = _pick(config, "grafana_version", "CONFORMANCE_GRAFANA_VERSION")
     try:
-        applied = tolerances.resolve(names, version, contract)
+        applied = tolerances.resolve(names, version, spec)
     except tolerances.UnknownTolerance as exc:
         raise pytest.UsageError(str(exc)) from None
     operations = frozenset(config.getoption("operation"))
-    unknown = operations - {op.operation_id for op in contract.operations}
+    unknown = operations - {op.operation_id for op in spec.operations}
     if unknown:
         raise pytest.UsageError(f"unknown operationId(s): {', '.join(sorted(unknown))}")
     profile = _pick(config, "profile", "CONFORMANCE_PROFILE", "ci") or "ci"

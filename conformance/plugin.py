@@ -15,7 +15,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 
-from conformance import _compat, options, report, spec
+import contract
+from conformance import _compat, options, report
 from conformance.fresh import Fresh
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
@@ -63,8 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     _active.append(chosen)
     if isinstance(chosen, RunOptions):
-        contract = spec.load(chosen.spec_path)
-        config.stash[RECORDER] = Recorder(contract, chosen.max_requests)
+        config.stash[RECORDER] = Recorder(contract.load(chosen.spec_path), chosen.max_requests)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -94,9 +94,9 @@ def _in_suite(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = config.stash[OPTIONS]
     if isinstance(chosen, RunOptions):
-        contract = spec.load(chosen.spec_path)
+        spec = contract.load(chosen.spec_path)
         ours = [item for item in items if _in_suite(item)]
-        _compat.fix_item_ids(ours, {op.label: op.operation_id for op in contract.operations})
+        _compat.fix_item_ids(ours, {op.label: op.operation_id for op in spec.operations})
 
 
 @pytest.hookimpl(tryfirst=True)

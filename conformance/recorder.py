@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conformance.spec import Contract
+from contract import Contract
 
 
 @dataclass(frozen=True)

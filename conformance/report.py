@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from conformance import tolerances
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
 
@@ -45,7 +44,13 @@ def markdown(options: RunOptions, recorder: Recorder, state: Mapping[str, object
         f"* Requests: {recorder.requests}; duration: {float(str(state.get('elapsed', 0))):.1f} s",
         "* Tolerances: " + (", ".join(sorted(options.tolerances)) or "none"),
     ]
-    lines += [f"  * `{name}`: {tolerances.EFFECTS[name]}" for name in sorted(options.tolerances)]
+    spec = recorder.contract
+    lines += [
+        f"  * `{name}`: {spec.tolerances[name].description} (on "
+        + ", ".join(op.operation_id for op in spec.operations if name in op.tolerances)
+        + ")"
+        for name in sorted(options.tolerances)
+    ]
     lines += [f"* Always: {ALWAYS}", ""]
     groups = _grouped(recorder.deviations)
     lines += [f"## Deviations ({sum(len(g) for g in groups.values())})", ""]

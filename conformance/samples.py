@@ -1,84 +1,23 @@
-"""For each operation: who the contract lets in, and one well-formed request to try it with.
+"""For each operation, one well-formed request to try it with (who may send it: the contract).
 
 Requests that change things act on fresh throwaway resources, so a server that wrongly lets a
-caller through harms nothing the run did not create.
+caller through harms nothing the run did not create. The prepared samples below set up what
+a request needs to succeed; an operation without one gets a request derived from the
+contract (its examples), so a new operation is covered without an edit here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from conformance.fresh import Fresh
-from conformance.guard import GHOST_ID
+from conformance.guard import GHOST_ID, Guard, UnguardedParameter
 from conformance.world import World
-
-# The contract's authorization rules (its prose, made executable).
-GRAFANA_ADMIN = "grafana-admin"  # users, admin_users, creating and deleting orgs
-ORG_ADMIN = "org-admin"  # members, teams and service accounts of an org
-ORG_EDITOR = "org-editor"  # dashboards of an org
-USER_304 = "user-only-304"  # the caller's own data: a service account gets 304
-USER_403 = "user-only-403"  # the caller's sessions: a service account gets 403
-ANYONE = "any-identity"
-
-RULES = {
-    **dict.fromkeys(
-        [
-            "searchUsers",
-            "searchUsersWithPaging",
-            "getUserByLoginOrEmail",
-            "getUserByID",
-            "updateUser",
-            "getUserOrgList",
-            "getUserTeams",
-            "updateUserActiveOrg",
-            "adminCreateUser",
-            "adminDeleteUser",
-            "adminUpdateUserPassword",
-            "adminUpdateUserPermissions",
-            "adminDisableUser",
-            "adminEnableUser",
-            "createOrg",
-            "deleteOrgByID",
-        ],
-        GRAFANA_ADMIN,
-    ),
-    **dict.fromkeys(
-        [
-            "addOrgUser",
-            "createTeam",
-            "deleteTeamByID",
-            "addTeamMember",
-            "createServiceAccount",
-            "createToken",
-        ],
-        ORG_ADMIN,
-    ),
-    **dict.fromkeys(["postDashboard", "deleteDashboardByUID"], ORG_EDITOR),
-    **dict.fromkeys(
-        [
-            "updateSignedInUser",
-            "changeUserPassword",
-            "userSetUsingOrg",
-            "getSignedInUserOrgList",
-            "getSignedInUserTeamList",
-        ],
-        USER_304,
-    ),
-    **dict.fromkeys(["getUserAuthTokens", "revokeUserAuthToken"], USER_403),
-    **dict.fromkeys(
-        [
-            "getSignedInUser",
-            "getStars",
-            "starDashboard",
-            "unstarDashboard",
-            "starDashboardByUID",
-            "unstarDashboardByUID",
-        ],
-        ANYONE,
-    ),
-}
+from contract import Operation
 
 
 @dataclass(frozen=True)
@@ -189,6 +128,53 @@ def _login(fresh: Fresh) -> Sample:
     return Sample("POST", "/login", {"user": user.login, "password": user.password})
 
 
-def sample(operation_id: str, world: World, fresh: Fresh, current_org: int) -> Sample:
-    """A well-formed request for the operation (KeyError: the suite lacks one - add it)."""
-    return _SAMPLES[operation_id](world, fresh, current_org)
+# Fresh or seeded resources for a path parameter of an operation with no prepared sample:
+# reads see seeded resources, writes and deletes get throwaway ones.
+_RESOURCES: dict[str, Callable[[Operation, World, Fresh], object]] = {
+    "user_id": lambda op, w, f: w.plain.id if op.is_read else f.user("target").id,
+    "org_id": lambda op, w, f: f.org() if op.method == "DELETE" else w.org,
+    "team_id": lambda op, w, f: f.team().id if op.method == "DELETE" else w.spare_team.id,
+    "dashboard_id": lambda op, w, f: w.dashboards[1].id,
+    "dashboard_uid": lambda op, w, f: w.dashboards[1].uid,
+    "uid": lambda op, w, f: f.dashboard().uid if op.method == "DELETE" else w.dashboards[1].uid,
+    "serviceAccountId": lambda op, w, f: w.service_account_id,
+}
+
+
+def derived(operation: Operation, world: World, fresh: Fresh) -> Sample:
+    """A request built from the contract alone: path ids of fresh (or, for reads, seeded)
+    resources; required query parameters and the body from the contract's examples, with
+    the guard's prefix on every name in the body."""
+    path = operation.path
+    for name in operation.path_parameters():
+        make = _RESOURCES.get(name)
+        if make is None:
+            raise UnguardedParameter(f"{operation.label}: no resource for {name!r}")
+        path = path.replace(f"{{{name}}}", quote(str(make(operation, world, fresh)), safe=""))
+    query = {
+        str(p["name"]): str(_example(p))
+        for p in operation.parameters
+        if p.get("in") == "query" and p.get("required")
+    }
+    body = operation.request_example
+    if isinstance(body, dict):
+        body = copy.deepcopy(body)
+        Guard(world).name_fields(body)
+    return Sample(operation.method, f"{path}?{urlencode(query)}" if query else path, body)
+
+
+def _example(parameter: Mapping[str, Any]) -> object:
+    if "example" in parameter:
+        return parameter["example"]
+    examples: Mapping[str, Any] = parameter.get("examples") or {}
+    first: Any = next(iter(examples.values()), {})
+    return first.get("value", "") if isinstance(first, Mapping) else ""
+
+
+def sample(operation: Operation, world: World, fresh: Fresh, current_org: int) -> Sample:
+    """A well-formed request for the operation: the prepared one, or one derived from the
+    contract (UnguardedParameter: the suite cannot make one safely)."""
+    prepared = _SAMPLES.get(operation.operation_id)
+    if prepared is None:
+        return derived(operation, world, fresh)
+    return prepared(world, fresh, current_org)

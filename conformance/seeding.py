@@ -190,6 +190,7 @@ class Seeder:
             doomed_dashboard=doomed_dashboard,
             service_account_id=int(sa["id"]),
             token=str(token["key"]),
+            token_role=str(sa["role"]),
             memberships=memberships,
             team_members=members,
             ledger=self.ledger,

@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from conformance.contract import ContractRun, load_schema
+from conformance.generated import ContractRun, load_schema
 from conformance.options import RunOptions
 from conformance.plugin import active_options
 from conformance.recorder import Recorder

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+import contract
 from conformance.fresh import Fresh
+from conformance.options import RunOptions
 from conformance.target import Credentials, Target
 from conformance.world import World
 
@@ -114,11 +116,12 @@ def test_basic_auth_takes_the_email_as_well_as_the_login(target: Target, fresh: 
 
 
 def test_creating_a_user_with_a_taken_login_is_412(
-    as_root: httpx.Client, fresh: Fresh, world: World
+    as_root: httpx.Client, fresh: Fresh, world: World, conformance_options: RunOptions
 ) -> None:
     user = fresh.user("taken")
     response = as_root.post(
         "/api/admin/users", json={"login": user.login.upper(), "password": "another-pass"}
     )
-    world.ledger.adopt("adminCreateUser", response.status_code, response.json())
+    creating = contract.load(conformance_options.spec_path)["adminCreateUser"]
+    world.ledger.adopt(creating, response.status_code, response.json())
     assert response.status_code == 412, response.text

@@ -1,8 +1,10 @@
 """Named tolerances: legitimate differences between Grafana versions, chosen per run.
 
-The contract names them per operation under `x-grafana-tolerances`. A tolerance is never a
-silent skip: each one says exactly what it relaxes, and the run report lists the ones that
-were applied. `--grafana-version N` picks the set a Grafana release is known to need.
+The contract defines each one once under its top-level `x-grafana-tolerances` (what it
+relaxes, which Grafana majors need it) and names on each operation the ones that apply
+there. A tolerance is never a silent skip: it relaxes exactly what the contract says, on
+exactly the operations that name it, and the run report lists the ones that were applied.
+`--grafana-version N` picks the set the contract gives for that Grafana major.
 """
 
 from __future__ import annotations
@@ -11,57 +13,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from conformance.spec import Contract
-
-# What each tolerance relaxes in this suite (the contract says why it exists).
-EFFECTS: dict[str, str] = {
-    "lenient-query-integers": (
-        "perpage/page that are not integers may be answered 200 with defaults instead of 400: "
-        "negative_data_rejection is off for searchUsers and searchUsersWithPaging"
-    ),
-    "lastseen-short-format": 'lastSeenAtAge may use the short form ("2m", "10y", "< 1m")',
-    "no-uid-field": "uid (and a team's externalUID/isProvisioned) are no longer required keys",
-    "rbac-403-shape": '403 bodies may be the plain {"message"} instead of the access-denied body',
-    "update-conflict-500": (
-        "a login/e-mail clash on update may be 500 instead of 409: not_a_server_error is off "
-        "for updateUser and updateSignedInUser"
-    ),
-    "old-password-401": "a wrong old password may be 401 instead of 400",
-    "star-by-id-removed": "star/unstar by numeric id may be 404 (route removed)",
-}
-
-# Best-effort sets per Grafana major version (from the reference notes on Grafana's source).
-# Every Grafana parses perpage/page leniently, so every profile tolerates that.
-VERSION_PROFILES: dict[str, frozenset[str]] = {
-    "9": frozenset(
-        {
-            "lenient-query-integers",
-            "old-password-401",
-            "lastseen-short-format",
-            "no-uid-field",
-            "rbac-403-shape",
-        }
-    ),
-    "10": frozenset(
-        {
-            "lenient-query-integers",
-            "old-password-401",
-            "lastseen-short-format",
-            "no-uid-field",
-            "rbac-403-shape",
-        }
-    ),
-    "11": frozenset({"lenient-query-integers"}),
-    "12": frozenset({"lenient-query-integers", "star-by-id-removed", "update-conflict-500"}),
-}
-
-_NO_UID_REQUIRED = {
-    "UserProfile": ("uid",),
-    "UserSearchHit": ("uid",),
-    "Team": ("uid", "externalUID", "isProvisioned"),
-    "AdminCreateUserResponse": ("uid",),
-    "CreateTeamResponse": ("uid",),
-}
+from contract import Contract
 
 
 class UnknownTolerance(ValueError):
@@ -72,32 +24,50 @@ def resolve(names: Iterable[str], version: str | None, contract: Contract) -> fr
     """The tolerances of a run: the named ones plus the version profile's; unknown names fail."""
     chosen = set(names)
     if version:
-        major = version.split(".")[0]
-        if major not in VERSION_PROFILES:
-            known = ", ".join(sorted(VERSION_PROFILES))
-            raise UnknownTolerance(f"no tolerance profile for Grafana {version} (known: {known})")
-        chosen |= VERSION_PROFILES[major]
+        try:
+            chosen |= contract.tolerances_for(version)
+        except KeyError:
+            known = ", ".join(contract.versions)
+            raise UnknownTolerance(
+                f"no tolerance profile for Grafana {version} (known: {known})"
+            ) from None
     for name in chosen:
-        if name not in contract.tolerance_names:
-            known = ", ".join(sorted(contract.tolerance_names))
+        if name not in contract.tolerances:
+            known = ", ".join(sorted(contract.tolerances))
             raise UnknownTolerance(f"unknown tolerance {name!r} (the contract names: {known})")
-        if name not in EFFECTS:
-            raise UnknownTolerance(f"tolerance {name!r} is in the contract but not in this suite")
     return frozenset(chosen)
 
 
-def tolerated(name: str, applied: frozenset[str]) -> bool:
-    """Whether a named tolerance is in force (a typo here is a bug in the suite)."""
-    assert name in EFFECTS, f"unknown tolerance {name}"
-    return name in applied
+def checks_off(contract: Contract, applied: frozenset[str]) -> dict[str, list[str]]:
+    """schemathesis check -> the operations on which the applied tolerances switch it off."""
+    found: dict[str, list[str]] = {}
+    for operation in contract.operations:
+        for relaxation in contract.relaxed(operation, applied):
+            if relaxation.check:
+                found.setdefault(relaxation.check, []).append(operation.operation_id)
+    return found
 
 
-def patch_spec(raw: dict[str, Any], applied: frozenset[str]) -> dict[str, Any]:
+def plain_403_accepted(contract: Contract, operation_id: str, applied: frozenset[str]) -> bool:
+    """Whether an applied tolerance lets this operation deny with the plain 403 body."""
+    return any(r.plain_403 for r in contract.relaxed(contract[operation_id], applied))
+
+
+def accepted_formats(contract: Contract, applied: frozenset[str]) -> dict[str, set[str]]:
+    """Field -> alternative value formats the applied tolerances accept (e.g. short ages)."""
+    found: dict[str, set[str]] = {}
+    for name in applied:
+        for field, form in contract.tolerances[name].relaxes.formats.items():
+            found.setdefault(field, set()).add(form)
+    return found
+
+
+def patch_spec(raw: dict[str, Any], contract: Contract, applied: frozenset[str]) -> dict[str, Any]:
     """The contract with the schema-level tolerances applied (a copy)."""
     patched = copy.deepcopy(raw)
-    if "no-uid-field" in applied:
-        schemas = patched["components"]["schemas"]
-        for name, fields in _NO_UID_REQUIRED.items():
-            required = schemas[name].get("required", [])
-            schemas[name]["required"] = [f for f in required if f not in fields]
+    schemas = patched["components"]["schemas"]
+    for name in applied:
+        for schema, fields in contract.tolerances[name].relaxes.required.items():
+            required = schemas[schema].get("required", [])
+            schemas[schema]["required"] = [f for f in required if f not in fields]
     return patched

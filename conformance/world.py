@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from conformance.target import Credentials
+from contract import Operation
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,16 @@ class Dashboard:
     title: str
 
 
+# What a create operation made, by the path parameter its links fill with the new id.
+_KINDS = {
+    "user_id": "users",
+    "org_id": "orgs",
+    "team_id": "teams",
+    "uid": "dashboards",
+    "serviceAccountId": "service_accounts",
+}
+
+
 @dataclass
 class Ledger:
     """Everything created on the target, removed (newest first) when the run ends."""
@@ -48,27 +59,20 @@ class Ledger:
     dashboards: list[str] = field(default_factory=list)
     service_accounts: list[int] = field(default_factory=list)
 
-    def adopt(self, operation_id: str, status: int, body: object) -> None:
-        """Remember what a successful request created (by the fuzzer or a test)."""
+    def adopt(self, operation: Operation, status: int, body: object) -> None:
+        """Remember what a successful create call made (by the fuzzer or a test): the
+        contract's links say which field of the answer holds the new id."""
         if not (200 <= status < 300 and isinstance(body, dict)):
             return
-        if operation_id == "postDashboard" and isinstance(body.get("uid"), str):
-            self.dashboards.append(body["uid"])
-            return
-        key = {
-            "adminCreateUser": "id",
-            "createOrg": "orgId",
-            "createTeam": "teamId",
-            "createServiceAccount": "id",
-        }.get(operation_id)
-        value = body.get(key) if key else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            {
-                "adminCreateUser": self.users,
-                "createOrg": self.orgs,
-                "createTeam": self.teams,
-                "createServiceAccount": self.service_accounts,
-            }[operation_id].append(value)
+        for parameter, pointer in operation.created.items():
+            kind = _KINDS.get(parameter)
+            value = body.get(pointer.strip("/"))
+            if kind is None or isinstance(value, bool):
+                continue
+            if kind == "dashboards" and isinstance(value, str):
+                self.dashboards.append(value)
+            elif kind != "dashboards" and isinstance(value, int):
+                getattr(self, kind).append(value)
 
 
 @dataclass
@@ -95,6 +99,7 @@ class World:
     doomed_dashboard: Dashboard  # the fuzzer deletes it
     service_account_id: int
     token: str
+    token_role: str  # the service account's role in `org`
     memberships: dict[int, dict[int, str]]  # user id -> org id -> role
     team_members: dict[int, set[int]]  # team id -> user ids
     ledger: Ledger

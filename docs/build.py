@@ -27,6 +27,9 @@ from typing import Any
 
 import yaml
 
+import contract
+from docs import contract_text
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "openapi.yaml"
 ERRATA_PATH = ROOT / "docs" / "errata.md"
@@ -104,13 +107,24 @@ def errata_description(markdown: str) -> str:
 
 
 def docs_spec(spec: dict[str, Any], errata_markdown: str) -> dict[str, Any]:
-    """A copy of the contract with the errata as a last, operation-less `Errata` page.
+    """A copy of the contract with the errata as a last, operation-less `Errata` page, and
+    Grafana's rules from the contract's extensions written out where Redoc shows them.
 
     The page is a tag marked `x-traitTag` (Redoc's extension for a tag that documents
     rather than groups operations), so it appears in the side menu after the operations
     with one entry per errata heading.
     """
+    rules = contract.parse(spec)
     result = copy.deepcopy(spec)
+    for operation in rules.operations:
+        target = result["paths"][operation.path][operation.method.lower()]
+        extra = [contract_text.access_text(operation), contract_text.tolerances_text(operation)]
+        target["description"] = "\n\n".join(
+            part for part in [str(target.get("description", "")).rstrip(), *extra] if part
+        )
+    errata_markdown = errata_markdown.replace(
+        contract_text.TOLERANCES_MARKER, contract_text.tolerances_table(rules)
+    )
     tags = [tag for tag in result.get("tags", []) if tag.get("name") != ERRATA_TAG]
     tags.append(
         {

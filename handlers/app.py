@@ -7,12 +7,10 @@ import functools
 import importlib
 import inspect
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import inflection
-import yaml
 from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.middleware import MiddlewarePosition
@@ -20,7 +18,9 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP
 
-from handlers import deps, errors, spec_check, speedups
+import contract
+from contract import Contract, Operation
+from handlers import access, deps, errors, spec_check, speedups
 from handlers.deps import AppContext, ContextMiddleware
 from handlers.inline import loop_first
 from handlers.middleware import (
@@ -32,13 +32,6 @@ from handlers.middleware import (
 from handlers.settings import Settings
 from handlers.store import Store, open_store
 
-_HERE = Path(__file__).resolve().parent
-# The repository's openapi.yaml; an installed wheel carries its copy inside the package.
-SPEC_PATH = next(
-    (p for p in (_HERE.parent / "openapi.yaml", _HERE / "openapi.yaml") if p.is_file()),
-    _HERE.parent / "openapi.yaml",
-)
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 SECURITY_FUNCTIONS = {
     "basicAuth": ("x-basicInfoFunc", "handlers.auth.basic_auth"),
     "bearerAuth": ("x-bearerInfoFunc", "handlers.auth.bearer_auth"),
@@ -46,51 +39,18 @@ SECURITY_FUNCTIONS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _spec_text() -> str:
-    return SPEC_PATH.read_text(encoding="utf-8")
-
-
-@lru_cache(maxsize=1)
-def _read_spec() -> dict[str, Any]:
-    # libyaml's parser when present: the same document ten times faster (start-up time).
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    spec: dict[str, Any] = yaml.load(_spec_text(), Loader=loader)
-    return spec
-
-
-def load_spec() -> dict[str, Any]:
+def load_spec(path: Path = contract.SPEC_PATH) -> dict[str, Any]:
     """The contract plus the Python binding it must not carry itself."""
-    spec = copy.deepcopy(_read_spec())
+    spec = copy.deepcopy(contract.document(path))
     for name, scheme in spec["components"]["securitySchemes"].items():
         key, function = SECURITY_FUNCTIONS[name]
         scheme[key] = function
     return spec
 
 
-def operations(spec: dict[str, Any]) -> dict[str, str]:
-    """operationId -> tag, for every operation in the spec."""
-    return {
-        op["operationId"]: op["tags"][0]
-        for item in spec["paths"].values()
-        for method, op in item.items()
-        if method in HTTP_METHODS
-    }
-
-
 def handler_name(operation_id: str, tag: str) -> str:
     """Convention: tag `users` + `getUserByID` -> handlers.users.get_user_by_id."""
     return f"handlers.{tag}.{inflection.underscore(operation_id)}"
-
-
-def read_operations(spec: dict[str, Any]) -> set[str]:
-    """The operationIds of GET operations: reads, which may be answered on the event loop."""
-    return {
-        op["operationId"]
-        for item in spec["paths"].values()
-        for method, op in item.items()
-        if method == "get"
-    }
 
 
 def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,22 +66,29 @@ def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
     return read_handler
 
 
-def resolve(spec: dict[str, Any]) -> Callable[[str], Callable[..., Any]]:
-    tags = operations(spec)
-    reads = read_operations(spec)
+def bind(operation: Operation) -> Callable[..., Any]:
+    """The function serving an operation: its handler, behind the operation's access rule,
+    on the event loop first when it is a read."""
+    module, _, name = handler_name(operation.operation_id, operation.tag).rpartition(".")
+    found: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    function = access.guarded(found, operation)
+    if operation.is_read and not inspect.iscoroutinefunction(found):
+        return reads_on_loop(function)
+    return function
 
+
+def resolve(spec: Contract) -> Callable[[str], Callable[..., Any]]:
     def function_for(operation_id: str) -> Callable[..., Any]:
-        module, _, function = handler_name(operation_id, tags[operation_id]).rpartition(".")
-        found: Callable[..., Any] = getattr(importlib.import_module(module), function)
-        if operation_id in reads and not inspect.iscoroutinefunction(found):
-            return reads_on_loop(found)
-        return found
+        return bind(spec[operation_id])
 
     return function_for
 
 
-def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
-    """Build the ASGI app; pass `store` to share one database between apps (tests do)."""
+def create_app(
+    settings: Settings, store: Store | None = None, *, spec_path: Path = contract.SPEC_PATH
+) -> AsyncApp:
+    """Build the ASGI app; pass `store` to share one database between apps (tests do), and
+    `spec_path` to serve another contract than the shipped one."""
     speedups.apply()
     if store is None:
         store = open_store(
@@ -130,16 +97,16 @@ def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
             admin_password=settings.admin_password,
             admin_email=settings.admin_email,
         )
-    spec = load_spec()
+    spec = load_spec(spec_path)
     app = AsyncApp(__name__)
     # A MediaTypeDict, not a dict: connexion matches "application/json" against the
     # "*/*json" range only through it; with a plain dict every body went unvalidated.
     validators = {**VALIDATOR_MAP, "body": MediaTypeDict({"*/*json": errors.GrafanaBodyValidator})}
     # The shipped openapi.yaml was validated by the test suite: not again at every start.
-    with spec_check.checked_already(_spec_text()):
+    with spec_check.checked_already(contract.spec_text(spec_path)):
         app.add_api(
             spec,
-            resolver=Resolver(function_resolver=resolve(spec)),
+            resolver=Resolver(function_resolver=resolve(contract.load(spec_path))),
             pythonic_params=True,
             validate_responses=settings.validate_responses,
             validator_map=validators,
@@ -148,7 +115,12 @@ def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
                 swagger_ui_path="/docs",
                 spec_path="/openapi.json",
                 serve_spec=False,
-                swagger_ui_config={"persistAuthorization": True, "tryItOutEnabled": False},
+                swagger_ui_config={
+                    "persistAuthorization": True,
+                    "tryItOutEnabled": False,
+                    # Shows each operation's x-grafana-access and tolerances.
+                    "showExtensions": True,
+                },
             ),
         )
     errors.register(app)
@@ -161,7 +133,9 @@ def create_app(settings: Settings, store: Store | None = None) -> AsyncApp:
     app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(TrailingSlashMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
-        SpecMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=_read_spec()
+        SpecMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        spec=contract.document(spec_path),
     )
     return app
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from connexion import context, request
 
-from handlers.errors import AccessDenied, Forbidden
 from handlers.settings import Settings
 from handlers.store import Store
 from handlers.store.models import Identity
@@ -71,23 +70,6 @@ def caller() -> Identity:
     """The authenticated identity of the current request."""
     identity: Identity = context.context["token_info"]["identity"]
     return identity
-
-
-def require_grafana_admin(action: str = "users:read") -> Identity:
-    """Grafana Admins hold the global users:* permissions; everyone else gets RBAC's 403."""
-    who = caller()
-    if not who.is_admin:
-        raise AccessDenied(action)
-    return who
-
-
-def require_org_role(minimum: str) -> Identity:
-    """The caller must hold at least this role in their current org (Grafana Admins pass)."""
-    who = caller()
-    ranks = {"None": 0, "Viewer": 1, "Editor": 2, "Admin": 3}
-    if not who.is_admin and ranks.get(who.org_role, 0) < ranks[minimum]:
-        raise Forbidden("Permission denied")
-    return who
 
 
 class ContextMiddleware:

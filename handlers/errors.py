@@ -5,6 +5,7 @@
     ├── Unauthorized    401       "Unauthorized"
     ├── Forbidden       403       "Permission denied"
     ├── AccessDenied    403       Grafana's RBAC denial body (accessErrorId, title)
+    ├── NotModified     304       no body (service accounts on user-only endpoints)
     ├── NotFound        404       "Not found"
     ├── Conflict        409
     └── PreconditionFailed 412
@@ -66,15 +67,20 @@ class Forbidden(ApiError):
 
 
 class AccessDenied(Forbidden):
-    """Grafana's RBAC refusal, naming the permission the caller lacks."""
+    """Grafana's RBAC refusal: its message names the permission the caller lacks."""
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(
-            "You'll need additional permissions to perform this action. "
-            f"Permissions needed: {action}",
+            message,
             accessErrorId=f"ACE{secrets.randbelow(10**10):010d}",
             title="Access denied",
         )
+
+
+class NotModified(ApiError):
+    """Grafana's answer to a service account on user-only endpoints: 304, no body."""
+
+    status_code, default_message = HTTPStatus.NOT_MODIFIED, ""
 
 
 class NotFound(ApiError):

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import inflection
 
-from handlers.app import HTTP_METHODS, _read_spec, handler_name
+import contract
+from contract import Contract, Operation
+from handlers.app import handler_name
 
 PY_TYPES = {
     "integer": "int",
@@ -31,57 +33,42 @@ HEADER = (
 )
 
 
-def _param_type(spec: dict[str, Any], param: dict[str, Any]) -> str:
-    if "$ref" in param:
-        name = param["$ref"].rsplit("/", 1)[-1]
-        param = spec["components"]["parameters"][name]
+def _param_type(param: Mapping[str, Any]) -> str:
     schema = param.get("schema", {})
     return PY_TYPES.get(schema.get("type", "string"), "Any")
 
 
-def _resolve(spec: dict[str, Any], param: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in param:
-        resolved: dict[str, Any] = spec["components"]["parameters"][
-            param["$ref"].rsplit("/", 1)[-1]
-        ]
-        return resolved
-    return param
-
-
-def stub(spec: dict[str, Any], path: str, method: str, op: dict[str, Any]) -> str:
-    """The source of one stub function, typed from the operation's parameters."""
-    params = [_resolve(spec, p) for p in op.get("parameters", [])]
+def stub(operation: Operation) -> str:
+    """The source of one stub function, typed from the operation's parameters (those of
+    its path included)."""
+    params = operation.parameters
     required = [p for p in params if p.get("required")]
     optional = [p for p in params if not p.get("required")]
-    args = [f"{inflection.underscore(p['name'])}: {_param_type(spec, p)}" for p in required]
-    if "requestBody" in op:
+    args = [f"{inflection.underscore(p['name'])}: {_param_type(p)}" for p in required]
+    if "requestBody" in operation.raw:
         args.append("body: dict[str, Any]")
     args += [
-        f"{inflection.underscore(p['name'])}: {_param_type(spec, p)} | None = None"
-        for p in optional
+        f"{inflection.underscore(p['name'])}: {_param_type(p)} | None = None" for p in optional
     ]
-    name = handler_name(op["operationId"], op["tags"][0]).rpartition(".")[2]
+    name = handler_name(operation.operation_id, operation.tag).rpartition(".")[2]
     return (
         f"\n\ndef {name}({', '.join(args)}) -> dict[str, Any]:\n"
-        f'    """{method.upper()} {path}: not implemented yet."""\n'
-        f'    raise ApiError("Not implemented: {op["operationId"]}")\n'
+        f'    """{operation.label}: not implemented yet."""\n'
+        f'    raise ApiError("Not implemented: {operation.operation_id}")\n'
     )
 
 
-def missing(spec: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(tag, path, method, operation) for every operation with no handler function."""
+def missing(spec: Contract) -> list[Operation]:
+    """Every operation with no handler function."""
     found = []
-    for path, item in spec["paths"].items():
-        for method, op in item.items():
-            if method not in HTTP_METHODS:
-                continue
-            module, _, function = handler_name(op["operationId"], op["tags"][0]).rpartition(".")
-            try:
-                bound = hasattr(importlib.import_module(module), function)
-            except ModuleNotFoundError:
-                bound = False
-            if not bound:
-                found.append((op["tags"][0], path, method, op))
+    for operation in spec.operations:
+        module, _, function = handler_name(operation.operation_id, operation.tag).rpartition(".")
+        try:
+            bound = hasattr(importlib.import_module(module), function)
+        except ModuleNotFoundError:
+            bound = False
+        if not bound:
+            found.append(operation)
     return found
 
 
@@ -89,20 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--write", action="store_true", help="append to handlers/<tag>.py")
     args = parser.parse_args(argv)
-    spec = _read_spec()
-    todo = missing(spec)
+    todo = missing(contract.load())
     if not todo:
         print("every operation has a handler", file=sys.stderr)
         return 0
-    for tag, path, method, op in todo:
-        source = stub(spec, path, method, op)
+    for operation in todo:
+        tag, source = operation.tag, stub(operation)
         if args.write:
             target = Path(__file__).parent / f"{tag}.py"
             if not target.exists():
                 target.write_text(HEADER.format(tag=tag))
             with target.open("a") as handle:
                 handle.write(source)
-            print(f"wrote {op['operationId']} -> {target.name}", file=sys.stderr)
+            print(f"wrote {operation.operation_id} -> {target.name}", file=sys.stderr)
         else:
             print(f"# handlers/{tag}.py{source}")
     return 0

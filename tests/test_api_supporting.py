@@ -236,9 +236,9 @@ def test_creating_a_user_without_login_or_email_is_refused(admin: TestClient) ->
     [
         ("POST", "/api/admin/users", {"login": "x", "password": PASSWORD}, "users:create"),
         ("DELETE", "/api/admin/users/1", None, "users:delete"),
-        ("PUT", "/api/admin/users/1/password", {"password": "hijacked"}, "users.password:update"),
+        ("PUT", "/api/admin/users/1/password", {"password": "hijacked"}, "users.password:write"),
         ("POST", "/api/admin/users/1/disable", None, "users:disable"),
-        ("POST", "/api/admin/users/1/enable", None, "users:disable"),
+        ("POST", "/api/admin/users/1/enable", None, "users:enable"),
         ("POST", "/api/orgs", {"name": "Mine"}, "orgs:create"),
         ("DELETE", "/api/orgs/1", None, "orgs:delete"),
     ],
@@ -494,7 +494,7 @@ def test_only_an_org_admin_may_add_members(admin: TestClient) -> None:
     allowed = admin.post(
         f"/api/orgs/{org_id}/users", auth=JANE, json={"loginOrEmail": "bob", "role": "Viewer"}
     )
-    assert (refused.status_code, refused.json()) == (403, PERMISSION_DENIED)
+    assert_access_denied(refused, "org.users:add")
     assert (allowed.status_code, allowed.json()["message"]) == (200, "User added to organization")
 
 
@@ -524,13 +524,12 @@ def test_a_team_needs_a_name(admin: TestClient, body: Any) -> None:
 def test_org_viewers_may_not_manage_teams(admin: TestClient) -> None:
     create_user(admin, "jane")
     team_id = create_team(admin, "Ops")
-    for method, path, body in [
-        ("POST", "/api/teams", {"name": "Mine"}),
-        ("DELETE", f"/api/teams/{team_id}", None),
-        ("POST", f"/api/teams/{team_id}/members", {"userId": 2}),
+    for method, path, body, action in [
+        ("POST", "/api/teams", {"name": "Mine"}, "teams:create"),
+        ("DELETE", f"/api/teams/{team_id}", None, "teams:delete"),
+        ("POST", f"/api/teams/{team_id}/members", {"userId": 2}, "teams.permissions:write"),
     ]:
-        response = admin.request(method, path, auth=JANE, json=body)
-        assert (response.status_code, response.json()) == (403, PERMISSION_DENIED)
+        assert_access_denied(admin.request(method, path, auth=JANE, json=body), action)
 
 
 def test_deleting_a_team(admin: TestClient) -> None:
@@ -691,8 +690,8 @@ def test_org_viewers_may_not_save_or_delete_dashboards(admin: TestClient) -> Non
     create_dashboard(admin, "Board", uid="board-1")
     saved = admin.post("/api/dashboards/db", auth=JANE, json={"dashboard": {"title": "Mine"}})
     deleted = admin.delete("/api/dashboards/uid/board-1", auth=JANE)
-    assert (saved.status_code, saved.json()) == (403, PERMISSION_DENIED)
-    assert (deleted.status_code, deleted.json()) == (403, PERMISSION_DENIED)
+    assert_access_denied(saved, "dashboards:create")
+    assert_access_denied(deleted, "dashboards:delete")
 
 
 # -- service accounts and tokens -------------------------------------------------------
@@ -819,8 +818,8 @@ def test_org_viewers_may_not_manage_service_accounts(admin: TestClient) -> None:
     token = admin.post(
         f"/api/serviceaccounts/{account_id}/tokens", auth=JANE, json={"name": "mine"}
     )
-    assert (created.status_code, created.json()) == (403, PERMISSION_DENIED)
-    assert (token.status_code, token.json()) == (403, PERMISSION_DENIED)
+    assert_access_denied(created, "serviceaccounts:create")
+    assert_access_denied(token, "serviceaccounts:write")
 
 
 # -- health, metrics, the spec and its docs --------------------------------------------

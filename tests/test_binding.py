@@ -5,16 +5,19 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from handlers.app import _read_spec, handler_name, operations
+import contract
+from handlers.app import handler_name
+
+OPERATIONS = {op.operation_id: op.tag for op in contract.load().operations}
 
 
 def handler_modules() -> set[str]:
-    return {f"handlers.{tag}" for tag in operations(_read_spec()).values()}
+    return {f"handlers.{tag}" for tag in OPERATIONS.values()}
 
 
 def test_every_operation_in_the_spec_has_a_handler_function() -> None:
     missing = []
-    for operation_id, tag in operations(_read_spec()).items():
+    for operation_id, tag in OPERATIONS.items():
         module, _, function = handler_name(operation_id, tag).rpartition(".")
         if not callable(getattr(importlib.import_module(module), function, None)):
             missing.append(f"{operation_id} -> {module}.{function}")
@@ -22,7 +25,7 @@ def test_every_operation_in_the_spec_has_a_handler_function() -> None:
 
 
 def test_every_public_handler_function_is_an_operation_of_the_spec() -> None:
-    bound = {handler_name(op, tag) for op, tag in operations(_read_spec()).items()}
+    bound = {handler_name(op, tag) for op, tag in OPERATIONS.items()}
     orphans = []
     for name in handler_modules():
         module = importlib.import_module(name)

@@ -8,7 +8,7 @@ created a uid holding U+0002 on a server that took it).
 
 from __future__ import annotations
 
-from conformance import spec
+import contract
 from conformance.options import RunOptions
 from conformance.recorder import Recorder
 from conformance.seeding import Seeder
@@ -26,12 +26,12 @@ def _target() -> Target:
         seed=1,
         fail_on_unobserved=False,
         report_dir=None,
-        spec_path=spec.DEFAULT_SPEC,
+        spec_path=contract.SPEC_PATH,
         operations=frozenset(),
         max_requests=100,
         request_timeout=10.0,
     )
-    return Target(options, Recorder(contract=spec.load(), max_requests=100))
+    return Target(options, Recorder(contract=contract.load(), max_requests=100))
 
 
 def test_dashboard_uids_are_escaped_in_the_clean_up_paths() -> None:

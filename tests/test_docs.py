@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from docs.build import ERRATA_PATH, SPEC_PATH, build
+import contract
+from docs.build import ERRATA_PATH, SPEC_PATH, build, docs_spec
+from docs.contract_text import TOLERANCES_MARKER
 from handlers.app import create_test_app
 from tests.support.documented import DOCUMENTED_OPERATIONS
 from tests.support.servers import serve_in_thread
@@ -137,6 +139,28 @@ def test_the_static_page_includes_every_errata_entry(
     missing = [entry for entry in entry_ids if entry not in html]
     assert missing == []
     assert '"x-traitTag":true' in html.replace(" ", "")
+
+
+def test_the_docs_show_each_operations_access_rule_and_the_tolerance_table(
+    doc_inputs: tuple[Path, Path],
+) -> None:
+    """Redoc hides `x-` extensions: the build writes the contract's access rules into each
+    operation and the named tolerances onto the Errata page, from openapi.yaml alone."""
+    raw = yaml.safe_load(doc_inputs[0].read_text(encoding="utf-8"))
+    rendered = docs_spec(raw, doc_inputs[1].read_text(encoding="utf-8"))
+    rules = contract.parse(raw)
+    for operation in rules.operations:
+        text = rendered["paths"][operation.path][operation.method.lower()]["description"]
+        assert "**Access:**" in text and operation.access.source in text, operation.operation_id
+        if operation.access.action:
+            assert f"`{operation.access.action}`" in text, operation.operation_id
+        for name in operation.tolerances:
+            assert f"`{name}`" in text, (operation.operation_id, name)
+    errata = next(tag for tag in rendered["tags"] if tag["name"] == "Errata")["description"]
+    assert TOLERANCES_MARKER not in errata
+    for name, tolerance in rules.tolerances.items():
+        row = next(line for line in errata.splitlines() if line.startswith(f"| `{name}` |"))
+        assert all(version in row for version in tolerance.versions), row
 
 
 # ---------------------------------------------------------------- the browser

@@ -38,7 +38,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 
-from handlers.app import SPEC_PATH
+from contract import SPEC_PATH
 from handlers.passwords import keyed_hash
 from handlers.settings import Settings
 from handlers.store import open_store

@@ -86,11 +86,11 @@ def _parameters(spec: Json, path: str, operation: Json) -> list[Json]:
 
 
 def _tolerances(spec: Json) -> dict[str, set[str]]:
-    """Tolerance name -> operationIds declaring it."""
+    """Tolerance name -> operationIds naming it."""
     found: dict[str, set[str]] = {}
     for _, _, operation in iter_operations(spec):
-        for tolerance in operation.get("x-grafana-tolerances", []):
-            found.setdefault(tolerance["name"], set()).add(operation["operationId"])
+        for name in operation.get("x-grafana-tolerances", []):
+            found.setdefault(name, set()).add(operation["operationId"])
     return found
 
 
@@ -302,14 +302,16 @@ def test_every_link_names_an_existing_operation_and_its_parameters(spec: Json) -
     assert broken == []
 
 
-def test_tolerances_use_only_the_agreed_names_and_say_what_they_allow(spec: Json) -> None:
-    declared = [
-        t
-        for _, _, operation in iter_operations(spec)
-        for t in operation.get("x-grafana-tolerances", [])
-    ]
-    assert {t["name"] for t in declared} == KNOWN_TOLERANCES
-    assert all(t.get("description") for t in declared)
+def test_tolerances_are_defined_once_and_say_what_they_relax_and_for_which_grafana(
+    spec: Json,
+) -> None:
+    defined = spec["x-grafana-tolerances"]
+    assert set(defined) == KNOWN_TOLERANCES
+    assert set(_tolerances(spec)) == KNOWN_TOLERANCES, "a tolerance no operation names"
+    for name, tolerance in defined.items():
+        assert tolerance.get("description"), name
+        assert tolerance.get("relaxes"), name
+        assert tolerance.get("versions"), name
     assert "x-grafana-version" in spec
 
 

@@ -11,76 +11,47 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import ignored_auth
 
-from conformance import checks, spec, tolerances
+import contract
+from conformance import checks, tolerances
 from conformance.guard import Guard
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
 from conformance.target import SESSION_COOKIE, Credentials, Target
 from conformance.world import World
 
-# Statuses the contract documents for requests the schema cannot tell from valid ones (no
-# login or e-mail, password policy, unknown org, name taken...): schema-valid data may get them.
-SEMANTIC_REJECTIONS = {
-    **{
-        op: ["400"]
-        for op in (
-            "updateUser",
-            "updateSignedInUser",
-            "changeUserPassword",
-            "adminUpdateUserPassword",
-            "adminUpdateUserPermissions",
-            "createOrg",
-            "deleteOrgByID",
-            "addOrgUser",
-            "createTeam",
-            "addTeamMember",
-            "createServiceAccount",
-            "createToken",
-            "revokeUserAuthToken",
-            "starDashboard",
-            "unstarDashboard",
-            "login",
-        )
-    },
-    "adminCreateUser": ["400", "412"],
-    "postDashboard": ["400", "412"],
-}
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
-ROOT_TAGS = {"users", "admin_users", "orgs", "teams", "dashboards", "service_accounts"}
+# Callers the contract lets in only with rights: generated requests go out as the run's
+# throwaway Grafana Admin; everything else as the throwaway actor.
+NEEDS_RIGHTS = {contract.ORG_ROLE, contract.GRAFANA_ADMIN}
 
 
 def config_for(options: RunOptions) -> SchemathesisConfig:
-    applied = options.tolerances
+    spec = contract.load(options.spec_path)
+    # Statuses the contract documents for requests the schema cannot tell from valid ones
+    # (no login or e-mail, password policy, unknown org, name taken...).
     overrides: list[dict[str, Any]] = [
         {
-            "include-operation-id": [op],
-            "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, *extra]}},
+            "include-operation-id": [op.operation_id],
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [*ACCEPTED, *map(str, sorted(op.semantic_statuses))]
+                }
+            },
         }
-        for op, extra in SEMANTIC_REJECTIONS.items()
+        for op in spec.operations
+        if op.semantic_statuses
     ]
     if options.operations:
         # Disabled in the configuration rather than filtered out: schemathesis then does
         # not build their coverage cases at collection, which is the slow part.
         others = [
-            op.operation_id
-            for op in spec.load(options.spec_path).operations
-            if op.operation_id not in options.operations
+            op.operation_id for op in spec.operations if op.operation_id not in options.operations
         ]
         if others:
             overrides.append({"include-operation-id": others, "enabled": False})
-    if tolerances.tolerated("lenient-query-integers", applied):
+    for check, operation_ids in tolerances.checks_off(spec, options.tolerances).items():
         overrides.append(
-            {
-                "include-operation-id": ["searchUsers", "searchUsersWithPaging"],
-                "checks": {"negative_data_rejection": {"enabled": False}},
-            }
-        )
-    if tolerances.tolerated("update-conflict-500", applied):
-        overrides.append(
-            {
-                "include-operation-id": ["updateUser", "updateSignedInUser"],
-                "checks": {"not_a_server_error": {"enabled": False}},
-            }
+            {"include-operation-id": operation_ids, "checks": {check: {"enabled": False}}}
         )
     return SchemathesisConfig.from_dict(
         {
@@ -103,15 +74,16 @@ def config_for(options: RunOptions) -> SchemathesisConfig:
 
 def load_schema(options: RunOptions) -> schemathesis.BaseSchema:
     """The contract (with schema-level tolerances applied) as a schemathesis schema."""
-    raw = tolerances.patch_spec(spec.load(options.spec_path).raw, options.tolerances)
+    spec = contract.load(options.spec_path)
+    raw = tolerances.patch_spec(dict(spec.raw), spec, options.tolerances)
     return schemathesis.openapi.from_dict(raw, config=config_for(options))
 
 
-def identity_for(operation: spec.Operation, world: World) -> Credentials | None:
+def identity_for(operation: contract.Operation, world: World) -> Credentials | None:
     """Who sends generated requests: throwaway accounts only, never the real admin."""
     if not operation.secured:
         return None
-    if operation.tag in ROOT_TAGS:
+    if operation.access.who in NEEDS_RIGHTS:
         return world.root.basic
     return world.actor_credentials
 
@@ -122,17 +94,17 @@ class ContractRun:
     def __init__(
         self, target: Target, world: World, recorder: Recorder, options: RunOptions
     ) -> None:
-        self.contract = spec.load(options.spec_path)
+        self.contract = contract.load(options.spec_path)
         self.target, self.world, self.recorder = target, world, recorder
         self.guard = Guard(world)
-        self.checks = checks.contract_checks(options.tolerances)
+        self.checks = checks.contract_checks(self.contract, options.tolerances)
         self.transport: dict[str, Any] = (
             {"app": target.app} if target.in_process else {"base_url": target.base_url}
         )
         self.auth_confirmed: set[str] = set()
 
     def _identity(
-        self, case: schemathesis.Case[Any], operation: spec.Operation
+        self, case: schemathesis.Case[Any], operation: contract.Operation
     ) -> dict[str, str] | None:
         """Credentials for the case, unless it deliberately goes without (a negative case)."""
         credentials = identity_for(operation, self.world)
@@ -155,7 +127,7 @@ class ContractRun:
             case.operation.schema.app = self.target.app
         else:
             case.operation.schema.config.update(base_url=self.target.base_url)
-        self.guard.apply(operation.operation_id, case.path_parameters, case.body)
+        self.guard.apply(operation, case.path_parameters, case.body)
         headers = self._identity(case, operation)
         # Credentials given as call headers count as explicit for the auth checks.
         transport = {**self.transport, "headers": headers} if headers else dict(self.transport)
@@ -165,7 +137,7 @@ class ContractRun:
             payload = response.json()
         except ValueError:
             payload = None
-        self.world.ledger.adopt(operation.operation_id, response.status_code, payload)
+        self.world.ledger.adopt(operation, response.status_code, payload)
         # ignored_auth re-sends every successful request without and with bad credentials;
         # as schemathesis's CLI does, one confirmation per operation is enough (the auth
         # matrix covers every operation and kind of caller anyway).

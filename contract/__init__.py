@@ -1,0 +1,52 @@
+"""openapi.yaml as data: the one reader that the server, the suite, the stub generator, the
+docs build and the tests share.
+
+It imports neither connexion nor schemathesis, so the conformance suite can use it without
+importing the server. Grafana's rules are read from the contract's extensions:
+
+* `x-grafana-access` on every operation: who may call it (see `Access`);
+* `x-grafana-tolerances` at the top (each tolerance once: what it relaxes, which Grafana
+  versions need it) and on operations (the names that apply there);
+* `x-grafana-semantic-statuses` on operations: statuses a request the schema accepts may
+  still get (the server refuses it on grounds the schema cannot state);
+* `x-grafana-thin-profile` on operations: the profile answered leaves the derived fields
+  (uid, avatarUrl) empty;
+* `links` of a POST's 2xx response: which response field holds the id the call created.
+"""
+
+from contract.model import (
+    ANONYMOUS,
+    GRAFANA_ADMIN,
+    ORG_ROLE,
+    ORG_ROLES,
+    SIGNED_IN,
+    USER,
+    Access,
+    Contract,
+    Operation,
+    Refusal,
+    Relaxation,
+    Tolerance,
+)
+from contract.reader import HTTP_METHODS, SPEC_PATH, document, load, parse, spec_text
+
+__all__ = [
+    "ANONYMOUS",
+    "GRAFANA_ADMIN",
+    "HTTP_METHODS",
+    "ORG_ROLE",
+    "ORG_ROLES",
+    "SIGNED_IN",
+    "SPEC_PATH",
+    "USER",
+    "Access",
+    "Contract",
+    "Operation",
+    "Refusal",
+    "Relaxation",
+    "Tolerance",
+    "document",
+    "load",
+    "parse",
+    "spec_text",
+]
