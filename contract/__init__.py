@@ -9,6 +9,7 @@ importing the server. Grafana's rules are read from the contract's extensions:
   versions need it) and on operations (the names that apply there);
 * `x-grafana-semantic-statuses` on operations: statuses a request the schema accepts may
   still get (the server refuses it on grounds the schema cannot state);
+* `x-grafana-invalid` on parameters: Grafana's 400 message for a value it cannot use;
 * `x-grafana-thin-profile` on operations: the profile answered leaves the derived fields
   (uid, avatarUrl) empty;
 * `links` of a POST's 2xx response: which response field holds the id the call created.

@@ -116,6 +116,8 @@ class Operation:
     thin_profile: bool  # answers a profile with the derived fields (uid, avatarUrl) empty
     parameters: tuple[Mapping[str, Any], ...]  # path-level and own, references resolved
     request_example: Any  # the request body's first example; None without one
+    # Grafana's 400 for a parameter value it cannot use: name -> (message, messageId)
+    invalid: Mapping[str, tuple[str, str | None]]
     deprecated: bool
     raw: Mapping[str, Any]
     pattern: re.Pattern[str]

@@ -84,6 +84,10 @@ def _operation(
     if "x-grafana-access" not in op:
         raise ContractError(f"{operation_id}: no x-grafana-access")
     access = _access(operation_id, op["x-grafana-access"])
+    parameters = tuple(
+        _resolve(raw, p)
+        for p in [*raw["paths"][template].get("parameters", []), *op.get("parameters", [])]
+    )
     if secured != access.needs_credentials:
         raise ContractError(f"{operation_id}: security and x-grafana-access disagree")
     return Operation(
@@ -97,11 +101,16 @@ def _operation(
         semantic_statuses=frozenset(int(s) for s in op.get("x-grafana-semantic-statuses", [])),
         created=_created(op, method),
         thin_profile=bool(op.get("x-grafana-thin-profile", False)),
-        parameters=tuple(
-            _resolve(raw, p)
-            for p in [*raw["paths"][template].get("parameters", []), *op.get("parameters", [])]
-        ),
+        parameters=parameters,
         request_example=_request_example(raw, op),
+        invalid={
+            str(p["name"]): (
+                str(p["x-grafana-invalid"]["message"]),
+                p["x-grafana-invalid"].get("messageId"),
+            )
+            for p in parameters
+            if "x-grafana-invalid" in p
+        },
         deprecated=bool(op.get("deprecated", False)),
         raw=op,
         pattern=_pattern(template),

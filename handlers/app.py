@@ -127,7 +127,7 @@ def create_app(
     app.add_middleware(
         ContextMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
-        ctx=AppContext(store=store, settings=settings),
+        ctx=AppContext(store=store, settings=settings, spec=contract.load(spec_path)),
     )
     app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)

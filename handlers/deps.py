@@ -9,6 +9,7 @@ from typing import Any
 
 from connexion import context, request
 
+from contract import Contract
 from handlers.settings import Settings
 from handlers.store import Store
 from handlers.store.models import Identity
@@ -44,6 +45,7 @@ class CredentialCache:
 class AppContext:
     store: Store
     settings: Settings
+    spec: Contract
     credentials: CredentialCache = field(default_factory=CredentialCache)
 
     @property
