@@ -145,12 +145,13 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (serialised across processes).
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision`, by default the newest (serialised across
+        processes).
 
         A database already at the newest revision (every start but the first) is recognised
         without alembic, whose import and script loading cost a good part of start-up."""
-        if not self._at_head():
+        if revision != "head" or not self._at_head():
             from alembic import command
             from alembic.config import Config
 
@@ -160,7 +161,7 @@ class Database:
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(3000)"))
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, revision)
         with self.read() as conn:
             self.fts = self.dialect == "sqlite" and (
                 conn.exec_driver_sql(
