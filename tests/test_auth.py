@@ -18,6 +18,7 @@ from handlers.store.schema import user_auth_tokens, users
 from tests.support.api import (
     BAD_CREDENTIALS,
     BASE_URL,
+    JANE,
     PASSWORD,
     UNAUTHORIZED,
     assert_access_denied,
@@ -28,7 +29,6 @@ from tests.support.api import (
     session,
 )
 
-JANE = ("jane", PASSWORD)
 DAY = 24 * 3600
 INVALID_API_KEY = errutil("Invalid API key", "api-key.invalid", 401)
 DISABLED = errutil("Unauthorized", "identity.disabled", 401)

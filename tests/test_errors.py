@@ -13,13 +13,13 @@ from handlers.store import Store
 from tests.support.api import (
     ADMIN,
     BAD_CREDENTIALS,
+    BAD_REQUEST_DATA,
     UNAUTHORIZED,
     create_user,
     errutil,
     message,
 )
 
-BAD_REQUEST_DATA = message("bad request data")
 NOT_FOUND = message("Not found")
 INTERNAL = message("Internal Server Error")
 MIB = 1 << 20

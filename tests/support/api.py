@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import update
 from starlette.testclient import TestClient
+
+from handlers.store import Store
+from handlers.store.schema import users as users_table
 
 ADMIN = ("admin", "admin")
 PASSWORD = "secret-pw"
+JANE = ("jane", PASSWORD)
 BASE_URL = "http://testserver"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 AVATAR = re.compile(r"^/avatar/[0-9a-f]{32}$")
@@ -28,6 +33,7 @@ def errutil(text: str, message_id: str, status: int) -> JSON:
 
 BAD_CREDENTIALS = errutil("Invalid username or password", "password-auth.failed", 401)
 UNAUTHORIZED = message("Unauthorized")
+BAD_REQUEST_DATA = message("bad request data")
 
 
 def create_user(
@@ -52,6 +58,12 @@ def create_user(
     assert response.status_code == 200, response.text
     user_id: int = response.json()["id"]
     return user_id
+
+
+def set_columns(store: Store, user_id: int, **values: Any) -> None:
+    """Write a user row directly (states the API cannot produce, or old timestamps)."""
+    with store.db.write() as conn:
+        conn.execute(update(users_table).where(users_table.c.id == user_id).values(**values))
 
 
 def new_client(app: Any) -> TestClient:
