@@ -2,11 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The client-library tests run apart (tests/clients/__init__.py says why).
+CLIENTS := .venv-clients/bin
+CLIENTS_PYTEST := $(CLIENTS)/python -m pytest -o addopts="-ra --strict-markers" \
+  -W ignore::pytest.PytestConfigWarning tests/clients
 PYTEST_ARGS ?=
 BASE_URL ?= http://127.0.0.1:3000
 ADMIN_AUTH ?= admin:admin
 
-.PHONY: serve install test check lint test-pg conformance docs stubs spec-digest bench clean help
+.PHONY: serve install test test-clients check lint test-pg conformance docs stubs spec-digest bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,11 +25,17 @@ $(BIN)/.test: pyproject.toml $(BIN)/.base
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(CLIENTS)/.installed: pyproject.toml
+	test -x $(CLIENTS)/python || $(PYTHON) -m venv .venv-clients
+	$(CLIENTS)/python -m pip install --quiet --upgrade pip
+	$(CLIENTS)/python -m pip install --quiet -e '.[clients]'
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(BIN)/.test node_modules/.installed  ## create .venv and node_modules with every dependency
+install: $(BIN)/.test $(CLIENTS)/.installed node_modules/.installed  ## create the environments and node_modules
 
 serve: $(BIN)/.base  ## run the server on :3000 (SQLite file by default; GF_* env vars apply)
 	$(BIN)/python -m handlers $(ARGS)
@@ -42,6 +52,10 @@ lint: install  ## apply ruff's formatting and fixes
 
 test: check  ## run every test (PostgreSQL and browser tests where installed)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(CLIENTS_PYTEST)
+
+test-clients: install  ## run only the Grafana client libraries' tests (in .venv-clients)
+	$(CLIENTS_PYTEST) $(PYTEST_ARGS)
 
 test-pg: install  ## run the server's tests on PostgreSQL only (starts a private server)
 	USERAPI_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests -m postgres $(PYTEST_ARGS)
@@ -62,4 +76,4 @@ bench: install  ## run the benchmarks (see bench/README.md)
 	$(BIN)/python -m bench
 
 clean:  ## remove the environments and build output
-	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-clients node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 
 import contract
-from conformance import _compat, options, report
+import library_patches
+from conformance import options, report
 from conformance.fresh import Fresh
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
@@ -38,7 +39,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _compat.tolerate_urllib3_future()
     quiet = [
         HealthCheck.too_slow,
         HealthCheck.function_scoped_fixture,
@@ -96,7 +96,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if isinstance(chosen, RunOptions):
         spec = contract.load(chosen.spec_path)
         ours = [item for item in items if _in_suite(item)]
-        _compat.fix_item_ids(ours, {op.label: op.operation_id for op in spec.operations})
+        library_patches.give_items_operation_ids(
+            ours, {op.label: op.operation_id for op in spec.operations}
+        )
 
 
 @pytest.hookimpl(tryfirst=True)

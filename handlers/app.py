@@ -19,10 +19,11 @@ from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP
 
 import contract
+import library_patches
 from contract import Contract, Operation
-from handlers import access, deps, errors, spec_check, speedups
+from handlers import access, deps, errors, spec_check
 from handlers.deps import AppContext, ContextMiddleware
-from handlers.inline import loop_first
+from handlers.inline import ensure_thread, loop_first
 from handlers.middleware import (
     BodyLimitMiddleware,
     MetricsMiddleware,
@@ -89,7 +90,7 @@ def create_app(
 ) -> AsyncApp:
     """Build the ASGI app; pass `store` to share one database between apps (tests do), and
     `spec_path` to serve another contract than the shipped one."""
-    speedups.apply()
+    library_patches.cache_connexion_argument_inspection()
     if store is None:
         store = open_store(
             settings.database_url,
@@ -97,6 +98,7 @@ def create_app(
             admin_password=settings.admin_password,
             admin_email=settings.admin_email,
         )
+    store.db.before_write = ensure_thread  # never wait for the write lock on the event loop
     spec = load_spec(spec_path)
     app = AsyncApp(__name__)
     # A MediaTypeDict, not a dict: connexion matches "application/json" against the

@@ -15,15 +15,14 @@ import contextlib
 import copy
 import hashlib
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import contract
+import library_patches
 
 DIGEST_FILE = Path(__file__).resolve().parent / "openapi.sha256"
-_patching = threading.Lock()
 
 
 def digest(text: str) -> str:
@@ -48,22 +47,12 @@ def connexion_check(spec: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def checked_already(text: str) -> Iterator[bool]:
     """Within the block, connexion does not re-validate a spec if `text` is the recorded
-    one; yields whether it skips. connexion versions without the hook are left alone."""
+    one; yields whether it skips."""
     if digest(text) != recorded():
         yield False
         return
-    from connexion.spec import Specification
-
-    original = Specification.__dict__.get("_validate_spec")
-    if original is None:
-        yield False
-        return
-    with _patching:
-        Specification._validate_spec = classmethod(lambda cls, spec: None)
-        try:
-            yield True
-        finally:
-            Specification._validate_spec = original
+    with library_patches.skip_connexion_spec_validation():
+        yield True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

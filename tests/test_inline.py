@@ -42,7 +42,25 @@ def test_inside_only_reads_a_hash_is_refused() -> None:
     assert not on_loop()  # the mark is gone once the block is left, even by an exception
 
 
-def test_inside_only_reads_a_write_is_refused_before_it_starts(store: Store) -> None:
+@pytest.fixture
+def scheduled(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """The store as the server wires it: writes on the event loop move to a thread."""
+    monkeypatch.setattr(store.db, "before_write", ensure_thread)
+    return store
+
+
+def test_a_store_outside_the_server_writes_wherever_it_is_called(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store knows nothing of the server's scheduling unless the server wires it."""
+    monkeypatch.setattr(store.db, "before_write", lambda: None)
+    with only_reads():
+        store.create_user(login="y", email="y@example.com", name="", password_hash="", salt="")
+    assert store.find_user("y").login == "y"
+
+
+def test_inside_only_reads_a_write_is_refused_before_it_starts(scheduled: Store) -> None:
+    store = scheduled
     before = _user_count(store)
     with only_reads(), pytest.raises(NeedsThread):
         store.create_user(login="x", email="x@example.com", name="", password_hash="", salt="")
@@ -52,8 +70,9 @@ def test_inside_only_reads_a_write_is_refused_before_it_starts(store: Store) -> 
 
 
 def test_loop_first_keeps_reads_on_the_loop_and_moves_a_writer_to_a_thread(
-    store: Store,
+    scheduled: Store,
 ) -> None:
+    store = scheduled
     seen: dict[str, int] = {}
 
     def read() -> str:

@@ -7,7 +7,7 @@ import re
 import secrets
 import string
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, s
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
-from handlers.inline import ensure_thread
 from handlers.store import schema
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -122,6 +121,10 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _nothing() -> None:
+    return None
+
+
 class Database:
     """Owns the engine; every store method runs in one short transaction from here."""
 
@@ -131,6 +134,10 @@ class Database:
         self.dialect = self.engine.dialect.name
         # Whether search can use SQLite's FTS5 trigram table; found once, after migrating.
         self.fts = False
+        # Called before every write transaction: the server makes it move work that runs
+        # on its event loop to a thread (handlers/inline.py) instead of waiting for the
+        # write lock there. The store itself knows nothing of how it is scheduled.
+        self.before_write: Callable[[], None] = _nothing
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -139,7 +146,7 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        ensure_thread()  # never wait for the write lock on the event loop
+        self.before_write()
         with self.engine.connect() as conn:
             conn = conn.execution_options(write=True)
             with conn.begin():
