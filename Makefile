@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The client-library tests run apart (tests/clients/__init__.py says why).
-CLIENTS := .venv-clients/bin
+CLIENTS := .venv/clients/bin
 CLIENTS_PYTEST := $(CLIENTS)/python -m pytest -o addopts="-ra --strict-markers" \
   -W ignore::pytest.PytestConfigWarning tests/clients
 PYTEST_ARGS ?=
@@ -26,7 +26,7 @@ $(BIN)/.test: pyproject.toml $(BIN)/.base
 	touch $@
 
 $(CLIENTS)/.installed: pyproject.toml
-	test -x $(CLIENTS)/python || $(PYTHON) -m venv .venv-clients
+	test -x $(CLIENTS)/python || $(PYTHON) -m venv .venv/clients
 	$(CLIENTS)/python -m pip install --quiet --upgrade pip
 	$(CLIENTS)/python -m pip install --quiet -e '.[clients]'
 	touch $@
@@ -54,7 +54,7 @@ test: check  ## run every test (PostgreSQL and browser tests where installed)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(CLIENTS_PYTEST)
 
-test-clients: install  ## run only the Grafana client libraries' tests (in .venv-clients)
+test-clients: install  ## run only the Grafana client libraries' tests (in .venv/clients)
 	$(CLIENTS_PYTEST) $(PYTEST_ARGS)
 
 test-pg: install  ## run the server's tests on PostgreSQL only (starts a private server)
@@ -76,4 +76,4 @@ bench: install  ## run the benchmarks (see bench/README.md)
 	$(BIN)/python -m bench
 
 clean:  ## remove the environments and build output
-	rm -rf $(VENV) .venv-clients node_modules build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
