@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, Table, TextClause, func, select, text
@@ -34,7 +35,8 @@ from handlers.passwords import encode_password, random_string
 from handlers.progress import Progress
 from handlers.settings import DEFAULT_DATABASE_URL
 from handlers.store import open_store, schema
-from handlers.store.db import utcnow, years_before
+from handlers.store.db import utcnow
+from handlers.store.rows import user_row
 
 CONSONANTS = "bdfghjklmnprstvz"
 VOWELS = "aeiou"
@@ -43,11 +45,13 @@ FIRST_NAMES = len(SYLLABLES) ** 2  # 6,400 first names of two syllables
 LAST_NAMES = len(SYLLABLES) ** 3  # 512,000 last names of three syllables
 DOMAINS = ["example.com", "example.org", "corp.example", "mail.example"]
 CHUNK = 50_000
-USER_COLUMNS = [
-    "id", "uid", "version", "login", "email", "name", "password", "salt", "rands", "company",
-    "org_id", "is_admin", "email_verified", "theme", "created", "updated", "last_seen_at",
-    "is_disabled", "is_service_account",
-]  # fmt: skip
+# A seeded user's row is store.rows.user_row's: its columns in its order, its constants.
+_SAMPLE_ROW = user_row(
+    login="", email="", name="", password_hash="", salt="", org_id=1, now=datetime(2000, 1, 1)
+)
+USER_COLUMNS = ["id", *_SAMPLE_ROW]
+VARYING = ["id", "uid", "version", "login", "email", "name"]  # the rest is the same for all
+assert USER_COLUMNS[: len(VARYING)] == VARYING, "user_row's column order changed"
 
 
 # Every pair of syllables, plain and capitalised: first names, and the start of last names.
@@ -101,10 +105,8 @@ class _Plan:
     first_user: int
     first_org: int
     first_team: int
-    password: str
-    salt: str
-    created: Any  # the timestamps as the backend stores them
-    last_seen: Any
+    created: Any  # as the backend stores it
+    tail: tuple[Any, ...]  # the constant columns after `name`, as the backend stores them
 
 
 class _Stages:
@@ -130,13 +132,8 @@ def _chunks(count: int) -> Iterator[range]:
 
 
 def _user_rows(plan: _Plan, part: range) -> list[tuple[Any, ...]]:
-    first = plan.first_user
-    created, seen, password, salt = plan.created, plan.last_seen, plan.password, plan.salt
-    return [
-        (first + i, _uid(first + i), 0, *identity(i), password, salt, "", "", 1, False, False,
-         "", created, created, seen, False, False)
-        for i in part
-    ]  # fmt: skip
+    first, tail = plan.first_user, plan.tail
+    return [(first + i, _uid(first + i), 0, *identity(i), *tail) for i in part]
 
 
 def _membership_statements(plan: _Plan) -> list[TextClause]:
@@ -177,6 +174,15 @@ def _plan(conn: Connection, users: int, orgs: int, teams: int, password: str) ->
         raise SystemExit(f"this database is already seeded (user {login!r} exists)")
     now = utcnow()
     salt = random_string(10)
+    row = user_row(
+        login="",
+        email="",
+        name="",
+        password_hash=encode_password(password, salt),
+        salt=salt,
+        org_id=1,
+        now=now,
+    )
     return _Plan(
         users=users,
         orgs=orgs,
@@ -184,10 +190,10 @@ def _plan(conn: Connection, users: int, orgs: int, teams: int, password: str) ->
         first_user=_next_id(conn, schema.users),
         first_org=_next_id(conn, schema.orgs),
         first_team=_next_id(conn, schema.teams),
-        password=encode_password(password, salt),
-        salt=salt,
         created=_stored(conn, schema.users.c.created, now),
-        last_seen=_stored(conn, schema.users.c.last_seen_at, years_before(now, 10)),
+        tail=tuple(
+            _stored(conn, schema.users.c[name], row[name]) for name in USER_COLUMNS[len(VARYING) :]
+        ),
     )
 
 
@@ -268,9 +274,17 @@ def _copy(conn: Connection, table: str, columns: Sequence[str], lines: list[str]
         copy.write("".join(lines))
 
 
+def _copy_text(value: Any) -> str:
+    """A constant column value in COPY's text format (none of them needs escaping)."""
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
 def _user_lines(plan: _Plan, part: range) -> list[str]:
-    created, seen = plan.created.isoformat(sep=" "), plan.last_seen.isoformat(sep=" ")
-    tail = f"{plan.password}\t{plan.salt}\t\t\t1\tf\tf\t\t{created}\t{created}\t{seen}\tf\tf\n"
+    tail = "\t".join(_copy_text(value) for value in plan.tail) + "\n"
     lines = []
     for i in part:
         login, email, name = identity(i)

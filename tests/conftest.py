@@ -14,7 +14,7 @@ from handlers.app import create_app
 from handlers.passwords import encode_password, random_string
 from handlers.settings import Settings
 from handlers.store import Store, open_store
-from handlers.store.db import bootstrap
+from handlers.store.bootstrap import bootstrap
 from handlers.store.schema import metadata
 from tests.support.postgres import find_bin_dir, running_postgres
 from tests.support.servers import serve_in_thread

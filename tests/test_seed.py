@@ -64,6 +64,14 @@ def test_seeded_users_orgs_and_teams_are_counted_and_real(database_url: str) -> 
         )
         assert found.status_code == 200
         assert login in [u["login"] for u in found.json()["users"]]
+        # An untouched seeded user looks like any user created through the API.
+        other, _, _ = identity(42)
+        untouched = client.get(
+            "/api/users/search", params={"query": other}, auth=("admin", "admin")
+        ).json()["users"]
+        assert [(u["lastSeenAtAge"], u["isAdmin"], u["isDisabled"]) for u in untouched] == [
+            ("10 years", False, False)
+        ]
         wrong = client.get("/api/user", auth=(login, "not-the-password"))
         assert wrong.status_code == 401
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from handlers.passwords import encode_password, random_string
+from handlers.store.bootstrap import bootstrap
 from handlers.store.dashboards import DashboardStore
-from handlers.store.db import Database, bootstrap
+from handlers.store.db import Database
 from handlers.store.errors import (
     AlreadyMember,
     DashboardNotFound,

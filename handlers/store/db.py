@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
-
-from handlers.store import schema
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _REVISION = re.compile(r'^revision = "([^"]+)"', re.MULTILINE)
@@ -197,49 +195,3 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def bootstrap(
-    conn: Connection, *, admin_login: str, admin_email: str, password_hash: str, salt: str
-) -> None:
-    """Grafana's first start: org 1 "Main Org." and a Grafana Admin who is its Admin."""
-    now = utcnow()
-    if conn.dialect.name == "postgresql":
-        # Worker processes start together on a new database: one bootstraps, the others
-        # wait here and then find the rows (SQLite's BEGIN IMMEDIATE already serialises).
-        conn.execute(text("SELECT pg_advisory_xact_lock(3000)"))
-    if conn.execute(select(schema.orgs.c.id).limit(1)).first() is None:
-        conn.execute(
-            schema.orgs.insert().values(id=1, name="Main Org.", version=0, created=now, updated=now)
-        )
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('org', 'id'), 1)"))
-    if conn.execute(select(schema.users.c.id).limit(1)).first() is not None:
-        return
-    result = conn.execute(
-        schema.users.insert().values(
-            uid=new_uid(),
-            login=admin_login.lower(),
-            email=admin_email.lower(),
-            name="",
-            password=password_hash,
-            salt=salt,
-            rands="",
-            company="",
-            org_id=1,
-            is_admin=True,
-            email_verified=False,
-            theme="",
-            created=now,
-            updated=now,
-            last_seen_at=now,
-            is_disabled=False,
-            is_service_account=False,
-            version=0,
-        )
-    )
-    conn.execute(
-        schema.org_users.insert().values(
-            org_id=1, user_id=new_id(result), role="Admin", created=now, updated=now
-        )
-    )

@@ -9,9 +9,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import schema
-from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.db import Database, in_int64, new_id, utcnow
 from handlers.store.errors import NameTaken, ServiceAccountNotFound
 from handlers.store.models import Identity, ServiceAccount
+from handlers.store.rows import user_row
 
 U, M, K = schema.users, schema.org_users, schema.api_keys
 
@@ -31,24 +32,18 @@ class ServiceAccountStore:
                 sa_id = new_id(
                     conn.execute(
                         insert(U).values(
-                            uid=new_uid(),
-                            login=login,
-                            email=login,
-                            name=name,
-                            password="",
-                            salt="",
-                            rands="",
-                            company="",
-                            org_id=org_id,
-                            is_admin=False,
-                            email_verified=False,
-                            theme="",
-                            created=now,
-                            updated=now,
-                            last_seen_at=now,
-                            is_disabled=is_disabled,
-                            is_service_account=True,
-                            version=0,
+                            user_row(
+                                login=login,
+                                email=login,
+                                name=name,
+                                password_hash="",
+                                salt="",
+                                org_id=org_id,
+                                now=now,
+                                service_account=True,
+                                is_disabled=is_disabled,
+                                last_seen_at=now,
+                            )
                         )
                     )
                 )

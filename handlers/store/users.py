@@ -36,12 +36,11 @@ from handlers.store.db import (
     Database,
     in_int64,
     new_id,
-    new_uid,
     utcnow,
-    years_before,
 )
 from handlers.store.errors import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
 from handlers.store.models import Page, User
+from handlers.store.rows import user_row
 
 U = schema.users
 SORT_COLUMNS = {
@@ -345,27 +344,17 @@ class UserStore:
             target_org = org_id or 1
             if self._conflicts(conn, login, email):
                 raise LoginConflict(login)
-            values = {
-                "uid": new_uid(),
-                "login": login,
-                "email": email,
-                "name": name,
-                "password": password_hash,
-                "salt": salt,
-                "rands": "",
-                "company": "",
-                "org_id": target_org,
-                "is_admin": is_admin,
-                "email_verified": False,
-                "theme": "",
-                "created": now,
-                "updated": now,
-                # Grafana backdates new users' last-seen by ten years ("10 years" ago).
-                "last_seen_at": years_before(now, 10),
-                "is_disabled": False,
-                "is_service_account": service_account,
-                "version": 0,
-            }
+            values = user_row(
+                login=login,
+                email=email,
+                name=name,
+                password_hash=password_hash,
+                salt=salt,
+                org_id=target_org,
+                now=now,
+                is_admin=is_admin,
+                service_account=service_account,
+            )
             try:
                 user_id = new_id(conn.execute(insert(U).values(**values)))
             except IntegrityError:
