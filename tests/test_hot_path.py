@@ -1,18 +1,20 @@
 """The per-request reads answer exactly what the general store methods answer.
 
 `Store.credentials()` (basic auth's one read) must equal find_user + org_role +
-failed_logins_since; get_user's compiled statement must equal the Core query it replaced
-(same values, same types). On both backends.
+failed_logins_since; get_user's compiled statement must read what a plain Core query
+reads (same values, same types). On both backends.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
 from handlers.store import Store, UserNotFound
+from handlers.store.schema import users
+from handlers.store.users import to_user
 
 
 def _users(store: Store) -> dict[str, int]:
@@ -76,15 +78,28 @@ def test_credentials_read_the_user_get_user_reads_latest_auth_label_included(
     assert store.get_user(ids["kim"]).auth_labels == ("GitHub",)
 
 
-def test_get_user_reads_the_same_user_with_its_latest_auth_label(store: Store) -> None:
+def test_get_user_reads_what_a_plain_core_query_reads_with_its_latest_auth_label(
+    store: Store,
+) -> None:
     ids = _users(store)
     store.link_external(ids["kim"], "ldap", "kim-ldap")
     store.link_external(ids["kim"], "oauth_github", "kim-gh")
-    # find_user reads the same row through Core (without labels): every field must agree,
-    # with the same types (SQLite returns DATETIME as text to the driver).
-    assert store.get_user(ids["kim"]) == replace(store.find_user("kim"), auth_labels=("GitHub",))
-    found = store.find_user("max")
-    assert store.get_user(ids["max"]) == found
-    assert isinstance(store.get_user(ids["max"]).created, type(found.created))
+    with store.db.read() as conn:  # the reference: SQLAlchemy's own execution and types
+        rows = {r.login: r for r in conn.execute(select(users)).all()}
+    assert store.get_user(ids["kim"]) == to_user(rows["kim"], ("GitHub",))
+    assert store.get_user(ids["max"]) == to_user(rows["max"])
+    assert isinstance(store.get_user(ids["max"]).created, type(rows["max"].created))
+    assert store.find_user("kim") == store.get_user(ids["kim"])
     with pytest.raises(UserNotFound):
         store.get_user(10**12)
+
+
+def test_service_accounts_are_read_only_when_asked_for(store: Store) -> None:
+    _users(store)
+    with store.db.read() as conn:
+        robot_id = conn.execute(select(users.c.id).where(users.c.login == "robot")).scalar_one()
+    assert store.get_user(robot_id, service_accounts=True).is_service_account
+    with pytest.raises(UserNotFound):
+        store.get_user(robot_id)
+    with pytest.raises(UserNotFound):
+        store.find_user("robot")

@@ -99,10 +99,12 @@ def _latest_auth_module() -> ScalarSelect[Any]:
 def _prepared(name: str, dialect: Dialect) -> fast.Prepared:
     """The per-request reads, compiled once per dialect (see store/fast.py)."""
     statement: Select[Any]
-    if name == "user_by_id":
+    if name in ("user_by_id", "account_by_id"):  # users only, or service accounts too
         statement = select(U, _latest_auth_module().label("auth_module")).where(
-            U.c.id == bindparam("id"), U.c.is_service_account.is_(False)
+            U.c.id == bindparam("id")
         )
+        if name == "user_by_id":
+            statement = statement.where(U.c.is_service_account.is_(False))
     elif name == "failures":
         a = schema.login_attempts
         statement = (
@@ -186,37 +188,21 @@ class UserStore:
     def get_user(self, user_id: int, *, service_accounts: bool = False) -> User:
         if not in_int64(user_id):
             raise UserNotFound(user_id)
-        if not service_accounts:  # every request's profile read: one compiled statement
-            prepared = _prepared("user_by_id", self.db.engine.dialect)
-            with fast.raw_read(self.db) as cursor:
-                found = prepared.first(cursor, id=user_id)
-            if found is None:
-                raise UserNotFound(user_id)
-            m = prepared.mapping(found)
-            return user_from(m, _labels_of(m["auth_module"]))
-        with self.db.read() as conn:
-            cond = U.c.id == user_id
-            if not service_accounts:
-                cond = and_(cond, U.c.is_service_account.is_(False))
-            row = conn.execute(select(U).where(cond)).first()
-            if row is None:
-                raise UserNotFound(user_id)
-            return to_user(row, self._labels(conn, [user_id]).get(user_id, ()))
+        name = "account_by_id" if service_accounts else "user_by_id"
+        prepared = _prepared(name, self.db.engine.dialect)
+        with fast.raw_read(self.db) as cursor:
+            found = prepared.first(cursor, id=user_id)
+        if found is None:
+            raise UserNotFound(user_id)
+        m = prepared.mapping(found)
+        return user_from(m, _labels_of(m["auth_module"]))
 
     def find_user(self, login_or_email: str) -> User:
         """Exact, case-insensitive; e-mail first when the value contains '@'."""
-        value = login_or_email.lower()
-        if not value:
-            raise UserNotFound(value)
-        order = [U.c.email, U.c.login] if "@" in value else [U.c.login, U.c.email]
-        with self.db.read() as conn:
-            for column in order:
-                row = conn.execute(
-                    select(U).where(column == value, U.c.is_service_account.is_(False))
-                ).first()
-                if row is not None:
-                    return to_user(row)
-        raise UserNotFound(value)
+        user, _, _ = self.credentials(login_or_email, failures_since=None)
+        if user is None:
+            raise UserNotFound(login_or_email.lower())
+        return user
 
     def credentials(
         self, login_or_email: str, *, failures_since: int | None
