@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, text
 
 from handlers.store import Store, open_store
 from handlers.store.db import Database
 from handlers.store.schema import metadata
 from handlers.store.search import include_object
 from tests.conftest import BACKENDS
+from tests.support.live import database_url_for
 
 
 def test_migrated_database_matches_the_declared_schema(store: Store) -> None:
@@ -85,20 +83,9 @@ def _rows_of_the_previous_release(conn: Connection) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a new, empty database of each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'previous.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    name = f"upgrade_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    return database_url_for(request, str(request.param), tmp_path)
 
 
 def test_a_database_made_by_the_previous_release_upgrades_and_keeps_its_data(
