@@ -85,7 +85,9 @@ def check_password(ctx: deps.AppContext, username: str, password: str, ip: str) 
     if protect and failures >= settings.brute_force_max_attempts:
         raise bad_credentials()
     if user is None:
-        store.record_failed_login(username, ip, now)
+        # As Grafana's password client: an attempt is recorded for a wrong password of an
+        # existing user only, so nobody can lock an account before it exists, nor grow
+        # the table with names that have none.
         raise bad_credentials()
     key = (user.id, user.password, hashlib.sha256(password.encode()).hexdigest())
     if settings.credential_cache and ctx.credentials.contains(key):

@@ -313,3 +313,15 @@ def test_a_locked_out_admin_is_still_served_through_an_earlier_session(
         assert browser.get("/api/users").status_code == 200
         created = browser.post("/api/admin/users", json={"login": "after", "password": "pw-1"})
         assert created.status_code == 200, created.text
+
+
+def test_failures_for_a_login_nobody_has_do_not_lock_the_account_created_later(
+    admin: TestClient, client: TestClient, store: Store
+) -> None:
+    """Grafana counts a failed password only for an existing user (its password client
+    records an attempt on a wrong password, not on an unknown name): five failures
+    before the account exists must not lock it once an admin creates it."""
+    fail_passwords(client, "newcomer", 5)
+    assert store.failed_logins_since("newcomer", 0) == 0
+    create_user(admin, "newcomer")
+    assert client.get("/api/user", auth=("newcomer", PASSWORD)).status_code == 200
