@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import (
@@ -15,14 +16,32 @@ from prometheus_client import (
     generate_latest,
 )
 
+from contract import HTTP_METHODS, Contract
+
 Scope = dict[str, Any]
 MAX_BODY_BYTES = 1 << 20  # Grafana's bodies are small; 1 MiB is generous
-_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+# Label values for what is not an operation of the contract: a fixed, small set, so that no
+# client can add series by inventing paths or methods.
+UNMATCHED = "unmatched"
+_OWN_PATHS = {"/openapi.json": "/openapi.json", "/metrics": "/metrics"}
+_METHODS = frozenset(m.upper() for m in HTTP_METHODS)
 
 
-def _route_label(path: str) -> str:
-    """Collapse numeric ids so metrics are per route, not per user."""
-    return _ID_SEGMENT.sub("/{id}", path)[:100]
+def route_labels(spec: Contract) -> Callable[[str, str], tuple[str, str]]:
+    """(method, route) labels of a request: the method when it is an HTTP method, the
+    path template of the contract's operation (or of the server's own pages)."""
+
+    @functools.lru_cache(maxsize=4096)
+    def labels(method: str, path: str) -> tuple[str, str]:
+        method = method if method in _METHODS else "OTHER"
+        operation = spec.match("GET" if method == "HEAD" else method, path)
+        if operation is not None:
+            return method, operation.path
+        if path.startswith("/docs"):
+            return method, "/docs"
+        return method, _OWN_PATHS.get(path, UNMATCHED)
+
+    return labels
 
 
 async def _send_json(send: Any, status: int, body: dict[str, str]) -> None:
@@ -100,8 +119,9 @@ def _replay(body: bytes, receive: Any) -> Any:
 class MetricsMiddleware:
     """Counts and times every request; serves the registry at GET /metrics."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, spec: Contract) -> None:
         self.app = app
+        self.labels = route_labels(spec)
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "http_requests_total",
@@ -143,9 +163,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = _route_label(scope["path"])
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+            method, route = self.labels(scope["method"], scope["path"])
+            self.requests.labels(method, route, str(status)).inc()
+            self.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
 class SpecMiddleware:

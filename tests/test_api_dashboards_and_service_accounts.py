@@ -309,8 +309,8 @@ def _counter(client: TestClient, labels: str) -> float:
 
 
 def test_metrics_count_requests_per_route_and_status(admin: TestClient, client: TestClient) -> None:
-    ok = 'method="GET",route="/api/users/{id}",status="200"'
-    missing = 'method="GET",route="/api/users/{id}",status="404"'
+    ok = 'method="GET",route="/api/users/{user_id}",status="200"'
+    missing = 'method="GET",route="/api/users/{user_id}",status="404"'
     before = (_counter(client, ok), _counter(client, missing))
     admin.get("/api/users/1")
     admin.get("/api/users/2")
