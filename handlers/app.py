@@ -26,6 +26,7 @@ from handlers.deps import AppContext, ContextMiddleware
 from handlers.inline import ensure_thread, loop_first
 from handlers.middleware import (
     BodyLimitMiddleware,
+    FirstQueryValueMiddleware,
     MetricsMiddleware,
     SpecMiddleware,
     TrailingSlashMiddleware,
@@ -138,6 +139,7 @@ def create_app(
         spec=contract.load(spec_path),
     )
     app.add_middleware(TrailingSlashMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(FirstQueryValueMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         SpecMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

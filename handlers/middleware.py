@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -209,4 +210,25 @@ class TrailingSlashMiddleware:
                 "path": path.rstrip("/") or "/",
                 "raw_path": scope.get("raw_path", b"").rstrip(b"/") or b"/",
             }
+        await self.app(scope, receive, send)
+
+
+class FirstQueryValueMiddleware:
+    """Grafana reads a query parameter through Go's url.Values.Get, which takes its first
+    value (`?perpage=1&perpage=2` is 1); connexion takes the last. Repeats are dropped here,
+    each parameter keeping its first occurrence, as sent."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if b"&" in query:
+            kept, seen = [], set()
+            for part in query.split(b"&"):
+                name = unquote_to_bytes(part.partition(b"=")[0].replace(b"+", b" "))
+                if name not in seen:
+                    seen.add(name)
+                    kept.append(part)
+            scope = {**scope, "query_string": b"&".join(kept)}
         await self.app(scope, receive, send)

@@ -355,3 +355,12 @@ def test_lookup_of_no_exact_user_is_not_found(admin: TestClient, value: str) -> 
     create_service_account_token(admin, name="robot")
     response = admin.get("/api/users/lookup", params={"loginOrEmail": value})
     assert (response.status_code, response.json()) == (404, message("user not found"))
+
+
+def test_a_repeated_query_parameter_counts_with_its_first_value_as_in_grafana(
+    admin: TestClient,
+) -> None:
+    """Go's url.Values.Get, which Grafana's handlers read through, takes the first value."""
+    create_user(admin, "jane")
+    body = admin.get("/api/users/search?perpage=1&page=1&perpage=2&query=jane&query=zz").json()
+    assert (body["perPage"], body["totalCount"]) == (1, 1)
