@@ -7,7 +7,7 @@ from typing import Any
 from handlers import deps, views
 from handlers.errors import BadRequest, NotFound, Unauthorized
 from handlers.profiles import apply_update, profile
-from handlers.store import NotAMember, UserNotFound
+from handlers.store import NotAMember, PatternTooLong, UserNotFound
 from handlers.store.users import SORT_COLUMNS
 
 JSON = dict[str, Any]
@@ -31,9 +31,12 @@ def _search(perpage: int, page: int, query: str | None, sort: str | None) -> JSO
     # Grafana: a page size of zero or less means 1000, a page below 1 means 1.
     per_page = perpage if perpage > 0 else SEARCH_PAGE_SIZE
     page = max(page, 1)
-    result = deps.store().search_users(
-        query=query or "", page=page, per_page=per_page, sort=_parse_sort(sort)
-    )
+    try:
+        result = deps.store().search_users(
+            query=query or "", page=page, per_page=per_page, sort=_parse_sort(sort)
+        )
+    except PatternTooLong:  # beyond the database's limit: the client's fault, not a 500
+        raise BadRequest() from None
     return {
         "totalCount": result.total_count,
         "users": [views.search_hit(u) for u in result.items],

@@ -12,6 +12,7 @@ from handlers.store import Store
 from handlers.store.db import utcnow
 from tests.support.api import (
     AVATAR,
+    BAD_REQUEST_DATA,
     PASSWORD,
     TIMESTAMP,
     UID,
@@ -364,3 +365,49 @@ def test_a_repeated_query_parameter_counts_with_its_first_value_as_in_grafana(
     create_user(admin, "jane")
     body = admin.get("/api/users/search?perpage=1&page=1&perpage=2&query=jane&query=zz").json()
     assert (body["perPage"], body["totalCount"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        # Longer than any login, e-mail or name: nothing can match. (SQLite refuses LIKE
+        # patterns over 50,000 bytes; a URL of 64 KiB is what the test client sends.)
+        ("j" * 50_001, []),
+        ("_" * 50_001, []),  # each _ takes one character: more than any field has
+        ("%" * 20_000, ["admin", "jane"]),  # Grafana leaves % unescaped: matches everyone
+        ("%" * 10_000 + "jane" + "%" * 10_000, ["jane"]),
+    ],
+    ids=["long", "long-underscores", "long-wildcards", "wildcards-around"],
+)
+def test_a_search_query_beyond_the_databases_pattern_limit_is_answered_not_a_500(
+    admin: TestClient, query: str, found: list[str]
+) -> None:
+    create_user(admin, "jane")
+    response = admin.get("/api/users/search", params={"query": query})
+    assert response.status_code == 200, response.text[:200]
+    assert [u["login"] for u in response.json()["users"]] == found
+    assert response.json()["totalCount"] == len(found)
+
+
+def test_a_sort_of_thousands_of_repeated_terms_orders_as_its_first_of_each_key(
+    admin: TestClient,
+) -> None:
+    create_user(admin, "jane", email="a-jane@example.com")
+    many = ",".join(["email-asc", "login-desc"] * 1_500)
+    by_many = admin.get("/api/users/search", params={"sort": many})
+    by_two = admin.get("/api/users/search", params={"sort": "login-desc,email-asc"})
+    assert by_many.status_code == 200, by_many.text[:200]
+    assert by_many.json()["users"] == by_two.json()["users"]
+
+
+def test_a_pattern_sqlite_cannot_evaluate_against_a_value_it_might_match_is_a_400(
+    admin: TestClient, store: Store
+) -> None:
+    """Only where a stored value is as long as the pattern's shortest match does the store
+    have to refuse: a 400, never a 500. (Only SQLite stores a name that long.)"""
+    if store.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL refuses names over 255 characters, and has no LIKE limit")
+    long_name = create_user(admin, "longname")
+    set_columns(store, long_name, name="n" * 50_001)
+    response = admin.get("/api/users/search", params={"query": "_" * 50_001})
+    assert (response.status_code, response.json()) == (400, BAD_REQUEST_DATA)

@@ -49,3 +49,7 @@ class AlreadyMember(StoreError, ValueError):
 
 class LastAdmin(StoreError, ValueError):
     pass
+
+
+class PatternTooLong(StoreError, ValueError):
+    """A search pattern beyond what the database can evaluate (SQLite's LIKE limit)."""

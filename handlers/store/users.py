@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,7 +39,13 @@ from handlers.store.db import (
     new_id,
     utcnow,
 )
-from handlers.store.errors import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
+from handlers.store.errors import (
+    LastAdmin,
+    LoginConflict,
+    OrgNotFound,
+    PatternTooLong,
+    UserNotFound,
+)
 from handlers.store.models import Page, User
 from handlers.store.rows import user_row
 
@@ -175,9 +182,26 @@ def _search_statements(
     return fast.Prepared(dialect, counting), fast.Prepared(dialect, paging)
 
 
+# SQLite refuses LIKE patterns longer than this many bytes (SQLITE_MAX_LIKE_PATTERN_LENGTH).
+SQLITE_LIKE_LIMIT = 50_000
+_PERCENT_RUN = re.compile("%{2,}")
+
+
 def like_pattern(query: str) -> str:
-    # Grafana does not escape % and _ in the query: they act as wildcards there too.
-    return f"%{query.lower()}%"
+    """Grafana's pattern: the query lower-cased between wildcards. Grafana does not escape
+    % and _ in the query: they act as wildcards there too. A run of % matches what one
+    does, so runs are collapsed (a shorter pattern, the same matches)."""
+    return _PERCENT_RUN.sub("%", f"%{query.lower()}%")
+
+
+def shortest_match(pattern: str) -> int:
+    """The fewest characters a value needs to match a LIKE pattern (each literal and each
+    _ takes one; % takes any number)."""
+    return len(pattern) - pattern.count("%")
+
+
+def _priority(item: tuple[str, bool]) -> int:
+    return SORT_PRIORITY.index(item[0])
 
 
 class UserStore:
@@ -240,8 +264,20 @@ class UserStore:
         The FTS5 trigram index (SQLite) or the pg_trgm index (PostgreSQL) narrows the
         candidates where it helps (see store/search.py); `use_index=False` gives Grafana's
         plain predicate alone."""
-        ranked = tuple(sorted(sort, key=lambda item: SORT_PRIORITY.index(item[0])))
+        # Grafana orders by the keys in a fixed priority, repeats kept; a repeated key
+        # orders nothing further, so only its first occurrence reaches the SQL (which
+        # allows a limited number of ORDER BY terms).
+        ranked_keys: dict[str, tuple[str, bool]] = {}
+        for key, desc in sorted(sort, key=_priority):
+            ranked_keys.setdefault(key, (key, desc))
+        ranked = tuple(ranked_keys.values())
         dialect = self.db.engine.dialect
+        pattern = like_pattern(query)
+        if query and dialect.name == "sqlite" and len(pattern.encode()) > SQLITE_LIKE_LIMIT:
+            if shortest_match(pattern) > self._longest_text():
+                # What the database would answer, could it run the query.
+                return Page(items=[], total_count=0, page=page, per_page=per_page)
+            raise PatternTooLong(len(query))
         fts = bool(query) and use_index and self.db.fts and search.fts_can_answer(query)
         trigram = (
             bool(query)
@@ -250,7 +286,7 @@ class UserStore:
             and search.trigram_can_help(query)
         )
         counting, paging = _search_statements(dialect, bool(query), fts, trigram, ranked)
-        values = {"pattern": like_pattern(query)} if query else {}
+        values = {"pattern": pattern} if query else {}
         if fts:
             values["fts_phrase"] = search.fts_phrase(query)
         offset = per_page * (page - 1)
@@ -288,6 +324,18 @@ class UserStore:
             module = m["auth_module"]
             items.append(user_from(m, (auth_label(module),) if module is not None else ()))
         return Page(items=items, total_count=total, page=page, per_page=per_page)
+
+    def _longest_text(self) -> int:
+        """The length of the longest login, e-mail or name stored."""
+        with self.db.read() as conn:
+            lengths = conn.execute(
+                select(
+                    func.max(func.length(U.c.login)),
+                    func.max(func.length(U.c.email)),
+                    func.max(func.length(U.c.name)),
+                )
+            ).one()
+        return max((n or 0) for n in lengths)
 
     def is_external(self, user_id: int) -> bool:
         with self.db.read() as conn:
