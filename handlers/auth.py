@@ -141,11 +141,14 @@ def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
 
 
 def _utf8(text: str) -> str:
-    """connexion decodes basic credentials as Latin-1; clients (and Grafana) use UTF-8."""
+    """connexion decodes basic credentials as Latin-1; clients (and Grafana) send UTF-8.
+    Grafana compares bytes, and every stored login and password is UTF-8 (it came in
+    JSON): bytes that are not UTF-8 match nobody (not the account whose credentials are
+    those letters in UTF-8)."""
     try:
         return text.encode("latin-1").decode("utf-8")
     except UnicodeError:
-        return text
+        raise bad_credentials() from None
 
 
 async def basic_auth(username: str, password: str, request: Any = None) -> dict[str, Any]:

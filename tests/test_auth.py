@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import timedelta
 from typing import Any
@@ -341,3 +342,18 @@ def test_a_failed_login_is_answered_like_an_unknown_user(
     unknown = client.post("/login", json={"user": "ghost", "password": "nope"})
     assert (wrong.status_code, wrong.json()) == (unknown.status_code, unknown.json())
     assert wrong.json() == BAD_CREDENTIALS
+
+
+def test_basic_credentials_are_bytes_one_spelling_opens_an_account_not_two(
+    admin: TestClient, client: TestClient
+) -> None:
+    """Grafana compares the credentials' bytes: the UTF-8 bytes of "pässwörd" open the
+    account; the Latin-1 bytes of the same letters are another password."""
+    create_user(admin, "jane", password="pässwörd")
+
+    def basic(raw: bytes) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    utf8 = client.get("/api/user", headers=basic("jane:pässwörd".encode()))
+    latin1 = client.get("/api/user", headers=basic("jane:pässwörd".encode("latin-1")))
+    assert (utf8.status_code, latin1.status_code) == (200, 401)
