@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import UTC
 from typing import Any
 
 from handlers import deps
@@ -56,7 +57,8 @@ def user_identity(
     if user.is_disabled:
         raise Unauthorized("Unauthorized", message_id="identity.disabled")
     now = time.time()
-    if now - user.last_seen_at.timestamp() > LAST_SEEN_INTERVAL:
+    # Stored times are naive UTC: as local time they would be hours off outside UTC.
+    if now - user.last_seen_at.replace(tzinfo=UTC).timestamp() > LAST_SEEN_INTERVAL:
         ctx.store.touch_last_seen(user.id)
     if role is None:
         role = ctx.store.org_role(user.id, user.org_id) or "None"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -312,8 +314,24 @@ def test_signing_in_updates_last_seen(admin: TestClient, client: TestClient) -> 
     assert search_age(admin, "jane") == "< 1 minute"
 
 
+@pytest.fixture(params=["UTC", "Asia/Tokyo", "America/Los_Angeles"])
+def server_time_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The server process's local time zone (timestamps are stored as UTC whatever it is)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    try:
+        yield str(request.param)
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
 def test_last_seen_is_updated_at_most_every_fifteen_minutes(
-    admin: TestClient, client: TestClient, store: Store
+    admin: TestClient, client: TestClient, store: Store, server_time_zone: str
 ) -> None:
     user_id = create_user(admin, "jane")
     with store.db.write() as conn:
