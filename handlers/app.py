@@ -132,7 +132,11 @@ def create_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         ctx=AppContext(store=store, settings=settings, spec=contract.load(spec_path)),
     )
-    app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        timeout=settings.read_timeout,
+    )
     app.add_middleware(
         MetricsMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import time
@@ -61,17 +62,23 @@ async def _send_json(send: Any, status: int, body: dict[str, str]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class BodyLimitMiddleware:
-    """Refuses bodies over the limit with 413 before reading them into memory.
+    """Reads a request's body before anything else sees it: at most `limit` bytes (413
+    beyond), within `timeout` seconds of the request's start (408 after; 0: no limit).
 
-    A declared Content-Length is checked up front (the server frames the body by it). A
-    streamed body (Transfer-Encoding: chunked, no length) is read here, up to the limit,
-    and handed on with its length: connexion validates only bodies that declare one and
-    would otherwise ignore it, and nothing would bound what the client sends."""
+    A declared Content-Length over the limit is refused up front. A streamed body
+    (Transfer-Encoding: chunked, no length) is handed on with its length: connexion
+    validates only bodies that declare one. So neither a large nor a stalled upload holds
+    memory or a connection for long, and none reaches authentication unbounded."""
 
-    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES, timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -82,25 +89,41 @@ class BodyLimitMiddleware:
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await _send_json(send, 413, {"message": "request body too large"})
             return
-        if length is None and b"transfer-encoding" in headers:
-            body = bytearray()
-            more = True
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                body += message.get("body", b"")
-                if len(body) > self.limit:
-                    await _send_json(send, 413, {"message": "request body too large"})
-                    return
-                more = message.get("more_body", False)
+        chunked = length is None and b"transfer-encoding" in headers
+        if not chunked and (length is None or int(length) == 0):
+            await self.app(scope, receive, send)
+            return
+        try:
+            async with asyncio.timeout(self.timeout or None):
+                body = await self._read(receive)
+        except TimeoutError:
+            await _send_json(send, 408, {"message": "request body timed out"})
+            return
+        except _TooLarge:
+            await _send_json(send, 413, {"message": "request body too large"})
+            return
+        if body is None:  # the client went away
+            return
+        if chunked:
             scope = {
                 **scope,
                 "headers": [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"]
                 + [(b"content-length", str(len(body)).encode())],
             }
-            receive = _replay(bytes(body), receive)
-        await self.app(scope, receive, send)
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Any) -> bytes | None:
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                raise _TooLarge()
+            more = message.get("more_body", False)
+        return bytes(body)
 
 
 def _replay(body: bytes, receive: Any) -> Any:

@@ -10,6 +10,21 @@ from dataclasses import dataclass, replace
 DEFAULT_DATABASE_URL = "sqlite:///grafana-userapi.db"
 
 
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def seconds(duration: str) -> float:
+    """A Go-style duration ("30s", "1m", "500ms"; a bare number is seconds) in seconds."""
+    text = duration.strip()
+    for unit in sorted(_DURATION_UNITS, key=len, reverse=True):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * _DURATION_UNITS[unit]
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"not a duration: {duration!r} (e.g. 30s, 1m, 500ms)") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs from outside; passed into create_app, never global."""
@@ -31,6 +46,9 @@ class Settings:
     access_log: bool = False  # Grafana's [server] router_logging is off by default too
     version: str = "11.6.0-userapi"
     workers: int = 1
+    # Seconds a request's body may take to arrive (Grafana's [server] read_timeout, which
+    # defaults to none there; here a bound, so a stalled upload cannot hold a connection).
+    read_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -57,6 +75,7 @@ class Settings:
             disable_brute_force_protection=flag(
                 "GF_SECURITY_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION", False
             ),
+            read_timeout=seconds(get("GF_SERVER_READ_TIMEOUT", "30s")),
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
             validate_responses=flag("USERAPI_VALIDATE_RESPONSES", False),
             # Grafana's name for a line per request; USERAPI_ACCESS_LOG, when set, wins.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import secrets
+import socket
+import time
+from pathlib import Path
 
 from starlette.testclient import TestClient
 
 from handlers.store import Store
+from tests.support.live import fresh_database_url, running_server
 
 
 def _series(client: TestClient) -> set[str]:
@@ -36,3 +40,29 @@ def test_failed_logins_of_unknown_names_store_nothing(client: TestClient, store:
     for _ in range(10):
         assert client.get("/api/user", auth=(name, "wrong")).status_code == 401
     assert store.failed_logins_since(name.lower(), 0) == 0
+
+
+def _stalled_upload(port: int, framing: bytes) -> tuple[bytes, float]:
+    """Start a POST whose body never finishes; the answer's status line and its delay."""
+    head = (
+        b"POST /api/admin/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + framing
+        + b"\r\n"
+    )
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + (b'5\r\n{"a":\r\n' if b"chunked" in framing else b'{"a":'))
+        answer = sock.recv(65536)
+    return answer.split(b"\r\n", 1)[0], time.monotonic() - started
+
+
+def test_an_upload_that_stalls_is_answered_408_when_the_read_timeout_ends(
+    tmp_path: Path,
+) -> None:
+    url = fresh_database_url("sqlite", tmp_path)
+    env = {"GF_SERVER_READ_TIMEOUT": "1s"}
+    with running_server(url, tmp_path / "server.log", env) as server:
+        for framing in (b"Transfer-Encoding: chunked\r\n", b"Content-Length: 1000\r\n"):
+            status, waited = _stalled_upload(server.port, framing)
+            assert status == b"HTTP/1.1 408 Request Timeout", (framing, status)
+            assert 0.9 < waited < 5, f"answered after {waited:.1f}s"

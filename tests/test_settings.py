@@ -35,3 +35,15 @@ def test_flags_apply_on_top_of_the_environment() -> None:
         "0.0.0.0",
     )
     assert settings.validate_responses is True and settings.access_log is False
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("30s", 30.0), ("1m", 60.0), ("500ms", 0.5), ("12", 12.0), ("0", 0.0)]
+)
+def test_the_read_timeout_takes_grafanas_duration_format(value: str, expected: float) -> None:
+    assert Settings.from_env({"GF_SERVER_READ_TIMEOUT": value}).read_timeout == expected
+
+
+def test_a_read_timeout_that_is_no_duration_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="not a duration: 'soon'"):
+        Settings.from_env({"GF_SERVER_READ_TIMEOUT": "soon"})
