@@ -95,7 +95,7 @@ def check_password(ctx: deps.AppContext, username: str, password: str, ip: str) 
     if settings.credential_cache and ctx.credentials.contains(key):
         return user, role or "None"
     if not user.password or not password_matches(password, user.salt, user.password):
-        store.record_failed_login(username, ip, now)
+        store.record_failed_login(username, ip, now, forget_before=now - LOCKOUT_WINDOW)
         raise bad_credentials()
     if settings.credential_cache:
         ctx.credentials.add(key)

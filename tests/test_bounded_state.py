@@ -10,6 +10,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from handlers.store import Store
+from tests.support.api import PASSWORD, create_user
 from tests.support.live import fresh_database_url, running_server
 
 
@@ -66,3 +67,15 @@ def test_an_upload_that_stalls_is_answered_408_when_the_read_timeout_ends(
             status, waited = _stalled_upload(server.port, framing)
             assert status == b"HTTP/1.1 408 Request Timeout", (framing, status)
             assert 0.9 < waited < 5, f"answered after {waited:.1f}s"
+
+
+def test_a_failed_password_clears_that_names_attempts_that_no_longer_count(
+    admin: TestClient, client: TestClient, store: Store
+) -> None:
+    create_user(admin, "jane")
+    long_ago = int(time.time()) - 3600
+    for _ in range(20):
+        store.record_failed_login("jane", "127.0.0.1", long_ago)
+    assert client.get("/api/user", auth=("jane", "wrong")).status_code == 401
+    assert store.failed_logins_since("jane", 0) == 1
+    assert client.get("/api/user", auth=("jane", PASSWORD)).status_code == 200

@@ -512,12 +512,17 @@ class UserStore:
 
     # -- brute-force protection ----------------------------------------------------------
 
-    def record_failed_login(self, username: str, ip: str, now: int) -> None:
+    def record_failed_login(
+        self, username: str, ip: str, now: int, *, forget_before: int | None = None
+    ) -> None:
+        """Count a failed password; the name's attempts older than `forget_before` no
+        longer count for anything and are deleted (as Grafana's clean-up job does)."""
         a = schema.login_attempts
+        name = username.lower()
         with self.db.write() as conn:
-            conn.execute(
-                insert(a).values(username=username.lower(), ip_address=ip[:64], created=now)
-            )
+            if forget_before is not None:
+                conn.execute(delete(a).where(a.c.username == name, a.c.created < forget_before))
+            conn.execute(insert(a).values(username=name, ip_address=ip[:64], created=now))
 
     def failed_logins_since(self, username: str, since: int) -> int:
         a = schema.login_attempts
