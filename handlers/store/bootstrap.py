@@ -7,6 +7,7 @@ from sqlalchemy import Connection, select, text
 from handlers.store import schema
 from handlers.store.db import new_id, utcnow
 from handlers.store.rows import user_row
+from handlers.store.text import go_lower
 
 
 def bootstrap(
@@ -27,8 +28,8 @@ def bootstrap(
     if conn.execute(select(schema.users.c.id).limit(1)).first() is not None:
         return
     admin = user_row(
-        login=admin_login.lower(),
-        email=admin_email.lower(),
+        login=go_lower(admin_login),
+        email=go_lower(admin_email),
         name="",
         password_hash=password_hash,
         salt=salt,

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, t
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
+from handlers.store.text import sqlite_lower
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _REVISION = re.compile(r'^revision = "([^"]+)"', re.MULTILINE)
 _DOWN_REVISION = re.compile(r'^down_revision = "([^"]+)"', re.MULTILINE)
@@ -108,6 +110,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+        # go_lower(): lower() as Go folds text, not ASCII only (see store/text.py).
+        dbapi_conn.create_function("go_lower", 1, sqlite_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -48,6 +48,7 @@ from handlers.store.errors import (
 )
 from handlers.store.models import Page, User
 from handlers.store.rows import user_row
+from handlers.store.text import go_lower
 
 U = schema.users
 SORT_COLUMNS = {
@@ -144,6 +145,7 @@ def _search_statements(
     fts: bool,
     trigram: bool,
     sort: tuple[tuple[str, bool], ...],
+    fold_unicode: bool = False,
 ) -> tuple[fast.Prepared, fast.Prepared]:
     """search_users' count and page statements, compiled once per shape: Grafana's filter
     (bound `pattern`), narrowed by the FTS5 index (bound `fts_phrase`) or, on PostgreSQL,
@@ -157,7 +159,9 @@ def _search_statements(
             or_(
                 U.c.login.like(pattern),
                 U.c.email.like(pattern),
-                func.lower(U.c.name).like(pattern),
+                # SQLite's lower() folds ASCII only: a non-ASCII query needs Go's folding
+                # (store/text.py), a Python function, so only then.
+                (func.go_lower(U.c.name) if fold_unicode else func.lower(U.c.name)).like(pattern),
             ),
         )
         if fts:
@@ -191,7 +195,7 @@ def like_pattern(query: str) -> str:
     """Grafana's pattern: the query lower-cased between wildcards. Grafana does not escape
     % and _ in the query: they act as wildcards there too. A run of % matches what one
     does, so runs are collapsed (a shorter pattern, the same matches)."""
-    return _PERCENT_RUN.sub("%", f"%{query.lower()}%")
+    return _PERCENT_RUN.sub("%", f"%{go_lower(query)}%")
 
 
 def shortest_match(pattern: str) -> int:
@@ -225,7 +229,7 @@ class UserStore:
         """Exact, case-insensitive; e-mail first when the value contains '@'."""
         user, _, _ = self.credentials(login_or_email, failures_since=None)
         if user is None:
-            raise UserNotFound(login_or_email.lower())
+            raise UserNotFound(go_lower(login_or_email))
         return user
 
     def credentials(
@@ -234,7 +238,7 @@ class UserStore:
         """What basic auth needs, in one read: the user find_user would return (or None),
         their role in their active org (None without a membership), and the failed logins
         for this name since `failures_since` (not counted when None)."""
-        value = login_or_email.lower()
+        value = go_lower(login_or_email)
         dialect = self.db.engine.dialect
         lookup = _prepared("credentials_email" if "@" in value else "credentials_login", dialect)
         with fast.raw_read(self.db) as cursor:
@@ -285,7 +289,10 @@ class UserStore:
             and dialect.name == "postgresql"
             and search.trigram_can_help(query)
         )
-        counting, paging = _search_statements(dialect, bool(query), fts, trigram, ranked)
+        fold_unicode = dialect.name == "sqlite" and not query.isascii()
+        counting, paging = _search_statements(
+            dialect, bool(query), fts, trigram, ranked, fold_unicode
+        )
         values = {"pattern": pattern} if query else {}
         if fts:
             values["fts_phrase"] = search.fts_phrase(query)
@@ -367,7 +374,7 @@ class UserStore:
         role: str = "Viewer",
     ) -> User:
         now = utcnow()
-        login, email = (login or email).lower(), (email or login).lower()
+        login, email = go_lower(login or email), go_lower(email or login)
         with self.db.write() as conn:
             if (
                 org_id is not None
@@ -418,8 +425,8 @@ class UserStore:
         changes: dict[str, Any] = {
             key: value
             for key, value in {
-                "login": login.lower(),
-                "email": email.lower(),
+                "login": go_lower(login),
+                "email": go_lower(email),
                 "name": name,
                 "theme": theme,
             }.items()
@@ -518,7 +525,7 @@ class UserStore:
         """Count a failed password; the name's attempts older than `forget_before` no
         longer count for anything and are deleted (as Grafana's clean-up job does)."""
         a = schema.login_attempts
-        name = username.lower()
+        name = go_lower(username)
         with self.db.write() as conn:
             if forget_before is not None:
                 conn.execute(delete(a).where(a.c.username == name, a.c.created < forget_before))
@@ -530,13 +537,13 @@ class UserStore:
             return conn.execute(
                 select(func.count())
                 .select_from(a)
-                .where(a.c.username == username.lower(), a.c.created > since)
+                .where(a.c.username == go_lower(username), a.c.created > since)
             ).scalar_one()
 
     def reset_failed_logins(self, username: str) -> None:
         a = schema.login_attempts
         with self.db.write() as conn:
-            conn.execute(delete(a).where(a.c.username == username.lower()))
+            conn.execute(delete(a).where(a.c.username == go_lower(username)))
 
 
 def auth_label(module: str) -> str:
