@@ -98,6 +98,7 @@ def create_app(
             admin_login=settings.admin_user,
             admin_password=settings.admin_password,
             admin_email=settings.admin_email,
+            sqlite_synchronous=settings.sqlite_synchronous,
         )
     store.db.before_write = ensure_thread  # never wait for the write lock on the event loop
     spec = load_spec(spec_path)

@@ -49,6 +49,8 @@ class Settings:
     # Seconds a request's body may take to arrive (Grafana's [server] read_timeout, which
     # defaults to none there; here a bound, so a stalled upload cannot hold a connection).
     read_timeout: float = 30.0
+    # SQLite's synchronous mode (store/db.py says what each guarantees on power loss).
+    sqlite_synchronous: str = "FULL"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -76,6 +78,7 @@ class Settings:
                 "GF_SECURITY_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION", False
             ),
             read_timeout=seconds(get("GF_SERVER_READ_TIMEOUT", "30s")),
+            sqlite_synchronous=get("USERAPI_SQLITE_SYNCHRONOUS", "FULL").upper(),
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
             validate_responses=flag("USERAPI_VALIDATE_RESPONSES", False),
             # Grafana's name for a line per request; USERAPI_ACCESS_LOG, when set, wins.

@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from handlers.passwords import password_matches
+from handlers.store import open_store
 from handlers.store.schema import users
 from tests.conftest import ADMIN
 from tests.support.live import ServerProcess, database_url_for, postgres_available
@@ -243,3 +244,22 @@ def test_acknowledged_writes_survive_kill_9(request: pytest.FixtureRequest, tmp_
         ]
         summaries = [ordeal.result() for ordeal in ordeals]
     print("\n" + "\n".join(summaries))
+
+
+@pytest.mark.parametrize(("mode", "code"), [(None, 2), ("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_syncs_every_commit_unless_told_otherwise(
+    tmp_path: Path, mode: str | None, code: int
+) -> None:
+    """FULL (2) by default: in WAL mode a committed write survives a power loss."""
+    options = {} if mode is None else {"sqlite_synchronous": mode}
+    store = open_store(f"sqlite:///{tmp_path / 'sync.db'}", **options)
+    try:
+        with store.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == code
+    finally:
+        store.close()
+
+
+def test_an_unknown_synchronous_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="synchronous mode must be one of"):
+        open_store("sqlite://", sqlite_synchronous="SOMETIMES")

@@ -71,9 +71,11 @@ def open_store(
     admin_login: str = "admin",
     admin_password: str = "admin",
     admin_email: str = "admin@localhost",
+    sqlite_synchronous: str = "FULL",
 ) -> Store:
-    """Open (and migrate) the database at `url`; create Grafana's defaults on first start."""
-    db = Database(url)
+    """Open (and migrate) the database at `url`; create Grafana's defaults on first start.
+    `sqlite_synchronous`: SQLite's synchronous mode for a file database (see db.py)."""
+    db = Database(url, sqlite_synchronous=sqlite_synchronous)
     db.migrate()
     salt = random_string(10)
     with db.write() as conn:

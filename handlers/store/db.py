@@ -83,8 +83,17 @@ def _server_engine(url: str) -> Engine:
     return engine
 
 
-def make_engine(url: str) -> Engine:
+# SQLite's synchronous modes a file database may use. In WAL mode FULL syncs the log at
+# every commit: a committed write survives a power loss. NORMAL syncs at checkpoints only:
+# the database stays intact after a power loss, but the last commits may be gone (an
+# application crash loses nothing either way). FULL costs ~0.12 ms per commit here.
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+
+
+def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
     """An engine tuned per backend: SQLite in WAL mode with immediate write transactions."""
+    if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"SQLite synchronous mode must be one of {SQLITE_SYNCHRONOUS}")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
@@ -107,7 +116,7 @@ def make_engine(url: str) -> Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
         # go_lower(): lower() as Go folds text, not ASCII only (see store/text.py).
@@ -130,9 +139,9 @@ def _nothing() -> None:
 class Database:
     """Owns the engine; every store method runs in one short transaction from here."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_synchronous)
         self.dialect = self.engine.dialect.name
         # Whether search can use SQLite's FTS5 trigram table; found once, after migrating.
         self.fts = False
