@@ -101,7 +101,7 @@ def create_app(
             sqlite_synchronous=settings.sqlite_synchronous,
         )
     store.db.before_write = ensure_thread  # never wait for the write lock on the event loop
-    spec = load_spec(spec_path)
+    rules = contract.load(spec_path)
     app = AsyncApp(__name__)
     # A MediaTypeDict, not a dict: connexion matches "application/json" against the
     # "*/*json" range only through it; with a plain dict every body went unvalidated.
@@ -109,8 +109,8 @@ def create_app(
     # The shipped openapi.yaml was validated by the test suite: not again at every start.
     with spec_check.checked_already(contract.spec_text(spec_path)):
         app.add_api(
-            spec,
-            resolver=Resolver(function_resolver=resolve(contract.load(spec_path))),
+            load_spec(spec_path),
+            resolver=Resolver(function_resolver=resolve(rules)),
             pythonic_params=True,
             validate_responses=settings.validate_responses,
             validator_map=validators,
@@ -131,7 +131,7 @@ def create_app(
     app.add_middleware(
         ContextMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
-        ctx=AppContext(store=store, settings=settings, spec=contract.load(spec_path)),
+        ctx=AppContext(store=store, settings=settings, spec=rules),
     )
     app.add_middleware(
         BodyLimitMiddleware,
@@ -141,7 +141,7 @@ def create_app(
     app.add_middleware(
         MetricsMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
-        spec=contract.load(spec_path),
+        spec=rules,
     )
     app.add_middleware(TrailingSlashMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(FirstQueryValueMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
