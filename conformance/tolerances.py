@@ -48,9 +48,10 @@ def checks_off(contract: Contract, applied: frozenset[str]) -> dict[str, list[st
     return found
 
 
-def plain_403_accepted(contract: Contract, operation_id: str, applied: frozenset[str]) -> bool:
-    """Whether an applied tolerance lets this operation deny with the plain 403 body."""
-    return any(r.plain_403 for r in contract.relaxed(contract[operation_id], applied))
+def either_403_body(contract: Contract, operation_id: str, applied: frozenset[str]) -> bool:
+    """Whether an applied tolerance lets this operation deny with either 403 body: the
+    plain {"message"} or the role-based access-denied one."""
+    return any(r.either_403_body for r in contract.relaxed(contract[operation_id], applied))
 
 
 def accepted_formats(contract: Contract, applied: frozenset[str]) -> dict[str, set[str]]:

@@ -89,7 +89,7 @@ class Relaxation:
     statuses: frozenset[int] = frozenset()
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     formats: Mapping[str, str] = field(default_factory=dict)
-    plain_403: bool = False
+    either_403_body: bool = False  # a 403 may have either body shape
 
 
 @dataclass(frozen=True)

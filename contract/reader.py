@@ -149,7 +149,7 @@ def _access(operation_id: str, body: Json) -> Access:
 
 def _tolerance(name: str, body: Json) -> Tolerance:
     relaxes = body.get("relaxes") or {}
-    known = {"check", "statuses", "required", "formats", "plain403"}
+    known = {"check", "statuses", "required", "formats", "either403Body"}
     if not relaxes or set(relaxes) - known:
         raise ContractError(f"tolerance {name}: relaxes must use only {sorted(known)}")
     return Tolerance(
@@ -160,7 +160,7 @@ def _tolerance(name: str, body: Json) -> Tolerance:
             statuses=frozenset(int(s) for s in relaxes.get("statuses", [])),
             required={k: tuple(v) for k, v in relaxes.get("required", {}).items()},
             formats=dict(relaxes.get("formats", {})),
-            plain_403=bool(relaxes.get("plain403", False)),
+            either_403_body=bool(relaxes.get("either403Body", False)),
         ),
         versions=frozenset(str(v) for v in body.get("versions", [])),
     )

@@ -36,6 +36,15 @@ CHAINS, SESSIONS = "test_chains.py", "test_sessions.py"
 
 
 UNUSUAL = ("PATCH", "TRACE", "OPTIONS", "QUERY", "HEAD")
+# The role-based denial body (what the v10-era permissions route sends).
+RBAC_DENIAL = json.dumps(
+    {
+        "accessErrorId": "ACE0123456789",
+        "message": "You'll need additional permissions to perform this action. "
+        "Permissions needed: users.permissions:write",
+        "title": "Access denied",
+    }
+).encode()
 
 
 def _anonymous_as_admin(scope: planted.Scope) -> None:
@@ -116,6 +125,10 @@ BUGS = [
         "anonymous got 403", response=when(lambda s, a: a.status == 401, status=403)),
     Bug("disabled-user-gets-in", MATRIX, ("--operation", "getSignedInUser", "-k",
         "disabled-user"), "disabled-user got 200", store=no_op("set_disabled")),
+    Bug("permissions-denied-with-rbac-body", MATRIX, ("--operation",
+        "adminUpdateUserPermissions", "-k", "ordinary_user"), "403 body",
+        response=when(lambda s, a: a.status == 403 and s["path"].endswith("/permissions"),
+                      body=RBAC_DENIAL)),
     # state: answered 200 but not applied
     Bug("update-not-applied", CHAINS, ("-k", "test_an_update_reads_back"),
         "trimmed, lower-cased, applied", store=no_op("update_user")),
@@ -181,6 +194,7 @@ def test_the_suite_fails_on_the_planted_bug_and_names_it(bug: Bug) -> None:
     [
         ("last-seen-in-short-form", "lastseen-short-format"),
         ("paging-accepts-non-integers", "lenient-query-integers"),
+        ("permissions-denied-with-rbac-body", "rbac-403-shape"),
     ],
 )
 def test_a_named_tolerance_accepts_exactly_its_difference(bug_name: str, tolerance: str) -> None:
