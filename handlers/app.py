@@ -27,6 +27,7 @@ from handlers.inline import ensure_thread, loop_first
 from handlers.middleware import (
     BodyLimitMiddleware,
     FirstQueryValueMiddleware,
+    GoIntegerMiddleware,
     MetricsMiddleware,
     SpecMiddleware,
     TrailingSlashMiddleware,
@@ -142,6 +143,9 @@ def create_app(
         MetricsMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         spec=rules,
+    )
+    app.add_middleware(
+        GoIntegerMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=rules
     )
     app.add_middleware(TrailingSlashMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(FirstQueryValueMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)

@@ -251,3 +251,23 @@ def test_a_response_that_breaks_the_contract_is_an_internal_server_error(
     monkeypatch.setattr(views, "user_org", lambda m: {"orgId": "one", "name": m.name})
     response = admin.get("/api/user/orgs")
     assert (response.status_code, response.json()) == (500, INTERNAL)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/api/users/1_0", "id is invalid"),  # Python's int() reads 10; Go's ParseInt refuses
+        ("/api/users/\uff11", "id is invalid"),  # a full-width digit one
+        ("/api/users/1_0/orgs", "id is invalid"),
+        ("/api/users/search?perpage=1_0", "bad request data"),
+        ("/api/users/search?page=\uff12", "bad request data"),
+    ],
+)
+def test_integers_are_read_as_go_reads_them(admin: TestClient, path: str, message: str) -> None:
+    response = admin.get(path)
+    assert (response.status_code, response.json()["message"]) == (400, message)
+
+
+def test_a_signed_integer_is_still_an_integer(admin: TestClient) -> None:
+    assert admin.get("/api/users/+1").json()["login"] == "admin"
+    assert admin.get("/api/users/search?perpage=%2B5").json()["perPage"] == 5
