@@ -281,6 +281,13 @@ class GoIntegerMiddleware:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> str | None:
+        path, query_string = scope["path"], scope.get("query_string", b"")
+        # Only "_", whitespace ("+" and %-escapes in a query) or non-ASCII digits make an
+        # integer Python's and not Go's: most requests have none of them.
+        plain_path = path.isascii() and "_" not in path and " " not in path
+        plain_query = query_string.isascii() and not any(c in query_string for c in b"_+%")
+        if plain_path and plain_query:
+            return None
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
         operation = self.spec.match(method, scope["path"])
         if operation is None:
