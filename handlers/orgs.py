@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract import ORG_ROLES
 from handlers import deps, views
-from handlers.errors import BadRequest, Conflict, NotFound
+from handlers.errors import BadRequest, Conflict, Forbidden, NotFound
 from handlers.store import AlreadyMember, NameTaken, OrgNotFound, UserNotFound
 
 JSON = dict[str, Any]
@@ -33,10 +34,14 @@ def delete_org_by_id(org_id: int) -> JSON:
 
 
 def add_org_user(org_id: int, body: JSON) -> JSON:
-    store = deps.store()
+    who, store = deps.caller(), deps.store()
+    role = str(body["role"])
+    # Grafana compares with the caller's role where they are, not in the target org.
+    if not who.is_admin and ORG_ROLES.index(role) > ORG_ROLES.index(who.org_role):
+        raise Forbidden("Cannot assign a role higher than user's role")
     try:
         user = store.find_user(str(body["loginOrEmail"]))
-        store.add_org_user(org_id, user.id, str(body["role"]))
+        store.add_org_user(org_id, user.id, role)
     except UserNotFound:
         raise NotFound("User not found") from None
     except OrgNotFound:

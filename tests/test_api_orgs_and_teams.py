@@ -225,3 +225,23 @@ def test_adding_a_team_member_without_a_user_id_is_bad_request_data(
     team_id = create_team(admin, "Ops")
     response = admin.post(f"/api/teams/{team_id}/members", json=body)
     assert (response.status_code, response.json()) == (400, BAD_REQUEST_DATA)
+
+
+def test_an_org_admin_cannot_give_a_role_above_their_own_current_one(admin: TestClient) -> None:
+    """Grafana compares the role given with the caller's role in their current org
+    (pkg/api/org_users.go): jane administers the second org but is a Viewer where she is."""
+    create_user(admin, "jane")
+    create_user(admin, "bob")
+    org_id = create_org(admin, "Second")
+    add_org_user(admin, org_id, "jane", "Admin")
+    higher = admin.post(
+        f"/api/orgs/{org_id}/users", auth=JANE, json={"loginOrEmail": "bob", "role": "Editor"}
+    )
+    assert (higher.status_code, higher.json()) == (
+        403,
+        message("Cannot assign a role higher than user's role"),
+    )
+    by_admin = admin.post(
+        f"/api/orgs/{org_id}/users", json={"loginOrEmail": "bob", "role": "Admin"}
+    )
+    assert by_admin.status_code == 200, by_admin.text
