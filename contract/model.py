@@ -157,12 +157,6 @@ class Contract:
                 return operation
         raise KeyError(operation_id)
 
-    def __contains__(self, operation_id: object) -> bool:
-        return any(op.operation_id == operation_id for op in self.operations)
-
-    def by_label(self, label: str) -> Operation | None:
-        return next((op for op in self.operations if op.label == label), None)
-
     def match(self, method: str, path: str) -> Operation | None:
         """The operation a concrete request is routed to; static paths win, as in Grafana."""
         candidates = [
@@ -170,10 +164,6 @@ class Contract:
         ]
         candidates.sort(key=lambda op: op.path.count("{"))
         return candidates[0] if candidates else None
-
-    @property
-    def tolerance_names(self) -> frozenset[str]:
-        return frozenset(self.tolerances)
 
     def tolerances_for(self, version: str) -> frozenset[str]:
         """The tolerances a Grafana major version needs (KeyError: no such profile)."""
