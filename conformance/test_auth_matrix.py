@@ -239,51 +239,39 @@ def test_callers_without_valid_credentials_get_401(
     assert isinstance(response.json().get("message"), str)
 
 
-@pytest.mark.parametrize("operation_id", SECURED)
-def test_an_ordinary_user_gets_exactly_what_the_contract_allows(
-    operation_id: str,
-    callers: dict[str, Credentials],
-    target: Target,
+def _refusal(
+    caller: str,
+    operation: contract.Operation,
+    response: httpx.Response,
+    current_org: int,
     world: World,
-    fresh: Fresh,
-    conformance_options: RunOptions,
-) -> None:
-    response, current_org = _call(operation_id, "ordinary-user", callers, target, world, fresh)
-    operation = _contract[operation_id]
-    role = world.memberships[world.plain.id].get(_org_of(operation, response, current_org))
-    refusal = operation.access.refusal(is_user=True, is_admin=False, org_role=role)
-    _expect(operation_id, response, conformance_options, refusal)
-
-
-@pytest.mark.parametrize("operation_id", SECURED)
-def test_a_service_account_token_gets_exactly_what_the_contract_allows(
-    operation_id: str,
-    callers: dict[str, Credentials],
-    target: Target,
-    world: World,
-    fresh: Fresh,
-    conformance_options: RunOptions,
-) -> None:
-    response, _ = _call(operation_id, "service-account-token", callers, target, world, fresh)
-    operation = _contract[operation_id]
+) -> Refusal | None:
+    """What the operation's access rule gives this signed-in caller."""
+    if caller == "grafana-admin":
+        return None
+    if caller == "ordinary-user":
+        role = world.memberships[world.plain.id].get(_org_of(operation, response, current_org))
+        return operation.access.refusal(is_user=True, is_admin=False, org_role=role)
     # The token's service account belongs to the run's org only.
     in_org = _org_of(operation, response, world.org) == world.org
     role = world.token_role if in_org else None
-    refusal = operation.access.refusal(is_user=False, is_admin=False, org_role=role)
-    _expect(operation_id, response, conformance_options, refusal)
+    return operation.access.refusal(is_user=False, is_admin=False, org_role=role)
 
 
+@pytest.mark.parametrize("caller", ["ordinary-user", "service-account-token", "grafana-admin"])
 @pytest.mark.parametrize("operation_id", SECURED)
-def test_a_grafana_admin_is_allowed_every_operation(
+def test_each_signed_in_caller_gets_exactly_what_the_contract_allows(
     operation_id: str,
+    caller: str,
     callers: dict[str, Credentials],
     target: Target,
     world: World,
     fresh: Fresh,
     conformance_options: RunOptions,
 ) -> None:
-    response, _ = _call(operation_id, "grafana-admin", callers, target, world, fresh)
-    _expect(operation_id, response, conformance_options, None)
+    response, current_org = _call(operation_id, caller, callers, target, world, fresh)
+    refusal = _refusal(caller, _contract[operation_id], response, current_org, world)
+    _expect(operation_id, response, conformance_options, refusal)
 
 
 @pytest.mark.parametrize("operation_id", PUBLIC)

@@ -116,7 +116,7 @@ BUGS = [
     # auth: ignored, admin check missing, wrong password accepted, wrong status
     Bug("anonymous-search-allowed", MATRIX, ("--operation", "searchUsersWithPaging", "-k",
         "anonymous"), "anonymous got 200", request=_anonymous_as_admin),
-    Bug("admin-check-missing", MATRIX, ("--operation", "getUserByID", "-k", "ordinary_user"),
+    Bug("admin-check-missing", MATRIX, ("--operation", "getUserByID", "-k", "ordinary-user"),
         "expected 403, got 200", handler=("handlers.access", "enforce", _no_check)),
     Bug("wrong-password-accepted", MATRIX, ("--operation", "getSignedInUser", "-k",
         "wrong-password"), "wrong-password got 200",
@@ -126,7 +126,7 @@ BUGS = [
     Bug("disabled-user-gets-in", MATRIX, ("--operation", "getSignedInUser", "-k",
         "disabled-user"), "disabled-user got 200", store=no_op("set_disabled")),
     Bug("permissions-denied-with-rbac-body", MATRIX, ("--operation",
-        "adminUpdateUserPermissions", "-k", "ordinary_user"), "403 body",
+        "adminUpdateUserPermissions", "-k", "ordinary-user"), "403 body",
         response=when(lambda s, a: a.status == 403 and s["path"].endswith("/permissions"),
                       body=RBAC_DENIAL)),
     # state: answered 200 but not applied
