@@ -37,7 +37,7 @@ class RunOptions:
     app: str | None
     admin_auth: tuple[str, str]
     tolerances: frozenset[str]
-    grafana_version: str | None
+    grafana_version: str  # the release the target is expected to answer as
     profile: str
     seed: int
     fail_on_unobserved: bool
@@ -46,6 +46,11 @@ class RunOptions:
     operations: frozenset[str]
     max_requests: int
     request_timeout: float
+
+    @property
+    def contract(self) -> contract.Contract:
+        """The contract as the expected Grafana release answers it."""
+        return contract.load(self.spec_path, self.grafana_version)
 
     @property
     def budget(self) -> Budget:
@@ -69,7 +74,11 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="apply a named tolerance (repeatable) [CONFORMANCE_TOLERATE, comma-separated]",
     )
-    add("--grafana-version", help="apply the tolerances a Grafana major version needs")
+    add(
+        "--grafana-version",
+        help="expect this Grafana release (10.4, 11, 11.4, 12, ...; default: the newest the "
+        "contract describes) [CONFORMANCE_GRAFANA_VERSION]",
+    )
     add("--profile", choices=PROFILES, help="ci (default, fast) or thorough [CONFORMANCE_PROFILE]")
     add("--seed", type=int, help=f"generation seed (default {DEFAULT_SEED}) [CONFORMANCE_SEED]")
     add(
@@ -115,10 +124,11 @@ def from_config(config: pytest.Config) -> RunOptions:
     spec = contract.load(spec_path)
     names = [n for opt in config.getoption("tolerate") for n in opt.split(",") if n]
     names += [n for n in os.environ.get("CONFORMANCE_TOLERATE", "").split(",") if n]
-    version = _pick(config, "grafana_version", "CONFORMANCE_GRAFANA_VERSION")
+    asked = _pick(config, "grafana_version", "CONFORMANCE_GRAFANA_VERSION")
     try:
+        version = spec.versions.resolve(asked) if asked else spec.versions.newest
         applied = tolerances.resolve(names, version, spec)
-    except tolerances.UnknownTolerance as exc:
+    except (ValueError, tolerances.UnknownTolerance) as exc:
         raise pytest.UsageError(str(exc)) from None
     operations = frozenset(config.getoption("operation"))
     unknown = operations - {op.operation_id for op in spec.operations}

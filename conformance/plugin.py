@@ -15,7 +15,6 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 
-import contract
 import library_patches
 from conformance import options, report
 from conformance.fresh import Fresh
@@ -64,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     _active.append(chosen)
     if isinstance(chosen, RunOptions):
-        config.stash[RECORDER] = Recorder(contract.load(chosen.spec_path), chosen.max_requests)
+        config.stash[RECORDER] = Recorder(chosen.contract, chosen.max_requests)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -94,7 +93,7 @@ def _in_suite(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = config.stash[OPTIONS]
     if isinstance(chosen, RunOptions):
-        spec = contract.load(chosen.spec_path)
+        spec = chosen.contract
         ours = [item for item in items if _in_suite(item)]
         library_patches.give_items_operation_ids(
             ours, {op.label: op.operation_id for op in spec.operations}

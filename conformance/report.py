@@ -42,12 +42,13 @@ def markdown(options: RunOptions, recorder: Recorder, state: Mapping[str, object
         f"* Profile: {options.profile}; seed: {options.seed}; "
         f"run prefix: `{state.get('prefix', '?')}`",
         f"* Requests: {recorder.requests}; duration: {float(str(state.get('elapsed', 0))):.1f} s",
-        "* Tolerances: " + (", ".join(sorted(options.tolerances)) or "none"),
+        f"* Grafana release expected: {options.grafana_version}",
+        "* Version differences accepted: " + (", ".join(sorted(options.tolerances)) or "none"),
     ]
     spec = recorder.contract
     lines += [
-        f"  * `{name}`: {spec.tolerances[name].description} (on "
-        + ", ".join(op.operation_id for op in spec.operations if name in op.tolerances)
+        f"  * `{name}`: {spec.differences[name].description} (on "
+        + ", ".join(op.operation_id for op in spec.operations if name in op.differences)
         + ")"
         for name in sorted(options.tolerances)
     ]
@@ -106,6 +107,7 @@ def write(
         "observed": {op: dict(counts) for op, counts in recorder.observed.items()},
         "unobserved": recorder.unobserved(),
         "deviations": [asdict(d) for d in recorder.deviations],
+        "grafanaVersion": options.grafana_version,
         "tolerances": sorted(options.tolerances),
     }
     (directory / "observed.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
@@ -117,8 +119,9 @@ def summary_lines(
     groups = _grouped(recorder.deviations)
     missing = recorder.unobserved()
     lines = [
-        f"conformance: {options.target_label}, profile {options.profile}, seed {options.seed}, "
-        f"tolerances: {', '.join(sorted(options.tolerances)) or 'none'}",
+        f"conformance: {options.target_label} as Grafana {options.grafana_version}, "
+        f"profile {options.profile}, seed {options.seed}, "
+        f"differences accepted: {', '.join(sorted(options.tolerances)) or 'none'}",
         f"conformance: {recorder.requests} requests; "
         f"{sum(len(g) for g in groups.values())} distinct deviations in {len(groups)} operations; "
         f"{sum(map(len, missing.values()))} documented statuses never observed",

@@ -22,11 +22,11 @@ from conformance.world import World
 from contract import Refusal
 
 _options = active_options()
-_contract = contract.load(_options.spec_path)
+_contract = _options.contract
 _operations = [
     op
     for op in _contract.operations
-    if not _options.operations or op.operation_id in _options.operations
+    if op.served and (not _options.operations or op.operation_id in _options.operations)
 ]
 SECURED = [op.operation_id for op in _operations if op.secured]
 PUBLIC = [op.operation_id for op in _operations if not op.secured]
@@ -195,12 +195,21 @@ def _org_of(operation: contract.Operation, response: httpx.Response, current_org
     return int(values[parameter])
 
 
+def _stated(operation_id: str, response: httpx.Response, options: RunOptions) -> bool:
+    """Whether an accepted version difference of the operation states exactly this answer
+    (e.g. 401 "Invalid old password" for a wrong old password in older releases)."""
+    with contextlib.suppress(ValueError, AttributeError):
+        answer = (response.status_code, response.json().get("message"))
+        return answer in _contract.stated(_contract[operation_id], options.tolerances)
+    return False
+
+
 def _expect(
     operation_id: str, response: httpx.Response, options: RunOptions, refusal: Refusal | None
 ) -> None:
     """The answer is what the contract's access rule gives this caller."""
     if refusal is None:
-        assert response.status_code not in (401, 403), (
+        assert response.status_code not in (401, 403) or _stated(operation_id, response, options), (
             f"refused with {response.status_code}: {response.text[:200]}"
         )
         return
@@ -287,6 +296,10 @@ def test_public_operations_need_no_credentials(
     _expect(operation_id, response, conformance_options, None)
 
 
+@pytest.mark.skipif(
+    _contract["getSignedInUser"].access.non_user is not None,
+    reason="the expected release refuses service accounts on GET /api/user",
+)
 def test_a_service_account_token_sees_a_minimal_profile(target: Target, world: World) -> None:
     with target.session(world.token_credentials) as client:
         profile = client.get("/api/user").json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 
-import contract
 from conformance.fresh import Fresh
 from conformance.options import RunOptions
 from conformance.target import Credentials, Target
@@ -13,7 +12,7 @@ from conformance.world import World
 
 def _extra(options: RunOptions, operation_id: str) -> frozenset[int]:
     """Statuses the run's tolerances accept for an operation besides the contract's."""
-    return contract.load(options.spec_path).extra_statuses(operation_id, options.tolerances)
+    return options.contract.extra_statuses(operation_id, options.tolerances)
 
 
 def _ok(response: httpx.Response, message: str | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 
-import contract
 from conformance.fresh import Fresh
 from conformance.options import RunOptions
 from conformance.target import Credentials, Target
@@ -122,6 +121,6 @@ def test_creating_a_user_with_a_taken_login_is_412(
     response = as_root.post(
         "/api/admin/users", json={"login": user.login.upper(), "password": "another-pass"}
     )
-    creating = contract.load(conformance_options.spec_path)["adminCreateUser"]
+    creating = conformance_options.contract["adminCreateUser"]
     world.ledger.adopt(creating, response.status_code, response.json())
     assert response.status_code == 412, response.text

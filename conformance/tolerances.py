@@ -1,10 +1,10 @@
-"""Named tolerances: legitimate differences between Grafana versions, chosen per run.
+"""Tolerances: the Grafana version differences a run accepts, chosen per run.
 
-The contract defines each one once under its top-level `x-grafana-tolerances` (what it
-relaxes, which Grafana majors need it) and names on each operation the ones that apply
-there. A tolerance is never a silent skip: it relaxes exactly what the contract says, on
-exactly the operations that name it, and the run report lists the ones that were applied.
-`--grafana-version N` picks the set the contract gives for that Grafana major.
+The contract defines each difference once under its top-level `x-grafana-differences`
+(which releases have it, what a run accepting it relaxes) and names on each operation the
+ones that show there. Accepting one is never a silent skip: it relaxes exactly what the
+contract says, on exactly the operations that name it, and the run report lists the ones
+that were applied. `--grafana-version N` accepts the differences release N has.
 """
 
 from __future__ import annotations
@@ -26,15 +26,12 @@ def resolve(names: Iterable[str], version: str | None, contract: Contract) -> fr
     if version:
         try:
             chosen |= contract.tolerances_for(version)
-        except KeyError:
-            known = ", ".join(contract.versions)
-            raise UnknownTolerance(
-                f"no tolerance profile for Grafana {version} (known: {known})"
-            ) from None
+        except ValueError as exc:
+            raise UnknownTolerance(str(exc)) from None
     for name in chosen:
-        if name not in contract.tolerances:
-            known = ", ".join(sorted(contract.tolerances))
-            raise UnknownTolerance(f"unknown tolerance {name!r} (the contract names: {known})")
+        if name not in contract.differences:
+            known = ", ".join(sorted(contract.differences))
+            raise UnknownTolerance(f"unknown difference {name!r} (the contract names: {known})")
     return frozenset(chosen)
 
 
@@ -58,17 +55,27 @@ def accepted_formats(contract: Contract, applied: frozenset[str]) -> dict[str, s
     """Field -> alternative value formats the applied tolerances accept (e.g. short ages)."""
     found: dict[str, set[str]] = {}
     for name in applied:
-        for field, form in contract.tolerances[name].relaxes.formats.items():
+        for field, form in contract.differences[name].relaxes.formats.items():
             found.setdefault(field, set()).add(form)
     return found
 
 
 def patch_spec(raw: dict[str, Any], contract: Contract, applied: frozenset[str]) -> dict[str, Any]:
-    """The contract with the schema-level tolerances applied (a copy)."""
+    """The contract as a run sends it (a copy): schema-level tolerances applied, lenient
+    parameters taking any text, and without the operations the expected release does not
+    serve (the version fingerprints check those answer 404)."""
     patched = copy.deepcopy(raw)
+    # Grafana ignores a lenient parameter's value that is no integer: any text is valid
+    # input there (the server must answer it), so negative cases do not mutate it.
+    for parameter in patched["components"].get("parameters", {}).values():
+        if parameter.get("x-grafana-lenient"):
+            parameter["schema"] = {"type": "string"}
+    for operation in contract.operations:
+        if not operation.served:
+            del patched["paths"][operation.path][operation.method.lower()]
     schemas = patched["components"]["schemas"]
     for name in applied:
-        for schema, fields in contract.tolerances[name].relaxes.required.items():
+        for schema, fields in contract.differences[name].relaxes.required.items():
             required = schemas[schema].get("required", [])
             schemas[schema]["required"] = [f for f in required if f not in fields]
     return patched

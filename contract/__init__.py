@@ -5,11 +5,15 @@ It imports neither connexion nor schemathesis, so the conformance suite can use 
 importing the server. Grafana's rules are read from the contract's extensions:
 
 * `x-grafana-access` on every operation: who may call it (see `Access`);
-* `x-grafana-tolerances` at the top (each tolerance once: what it relaxes, which Grafana
-  versions need it) and on operations (the names that apply there);
+* `x-grafana-versions` at the top: the Grafana releases the contract describes, oldest
+  first (`load(version=...)` gives the contract as one of them answers it);
+* `x-grafana-differences` at the top (each behaviour some releases have, once: which
+  releases, what they answer, what a conformance run accepting it relaxes, the Grafana
+  source) and on operations (the names that show there);
 * `x-grafana-semantic-statuses` on operations: statuses a request the schema accepts may
   still get (the server refuses it on grounds the schema cannot state);
 * `x-grafana-invalid` on parameters: Grafana's 400 message for a value it cannot use;
+* `x-grafana-lenient` on query parameters: Grafana ignores a value that is no integer;
 * `x-grafana-thin-profile` on operations: the profile answered leaves the derived fields
   (uid, avatarUrl) empty;
 * `links` of a POST's 2xx response: which response field holds the id the call created.
@@ -23,11 +27,15 @@ from contract.model import (
     SIGNED_IN,
     USER,
     Access,
+    Answer,
     Contract,
+    Difference,
+    GrafanaRelease,
     Operation,
     Refusal,
     Relaxation,
-    Tolerance,
+    Versions,
+    release,
 )
 from contract.reader import HTTP_METHODS, SPEC_PATH, document, load, parse, spec_text
 
@@ -43,9 +51,13 @@ __all__ = [
     "Access",
     "Contract",
     "Operation",
+    "Answer",
+    "Difference",
+    "GrafanaRelease",
     "Refusal",
     "Relaxation",
-    "Tolerance",
+    "Versions",
+    "release",
     "document",
     "load",
     "parse",

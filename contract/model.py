@@ -1,10 +1,10 @@
-"""The contract's operations, access rules and tolerances as typed values."""
+"""The contract's operations, access rules and Grafana version differences as typed values."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Who may call an operation (`x-grafana-access.who`), from the least to the most demanding.
@@ -92,14 +92,108 @@ class Relaxation:
     either_403_body: bool = False  # a 403 may have either body shape
 
 
+Release = tuple[int, ...]  # a Grafana version as numbers: "11.4" -> (11, 4)
+
+
+def release(version: str) -> Release:
+    """`"11.4"` -> (11, 4); ValueError for anything that is not dotted numbers."""
+    parts = version.strip().removeprefix("v").split(".")
+    if not all(part.isdigit() for part in parts):
+        raise ValueError(f"not a Grafana version: {version!r} (e.g. 11, 11.4, 12.0)")
+    return tuple(int(part) for part in parts)
+
+
 @dataclass(frozen=True)
-class Tolerance:
-    """A legitimate difference of some Grafana versions, stated once in the contract."""
+class Answer:
+    """What Grafana answers in one situation: a status, and the message when there is one."""
+
+    status: int
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A behaviour some Grafana versions have and others do not, stated once in the contract
+    (`x-grafana-differences`) with the Grafana source it was read from.
+
+    `since`/`until` bound the releases that behave this way (inclusive; None: no bound).
+    The operations naming the difference are where it shows. In those releases:
+
+    * `answer` is what Grafana answers in the difference's situation (`otherwise`: what
+      the other releases answer there), for the server and the suite's fingerprints;
+    * `access` replaces keys of the operations' `x-grafana-access`;
+    * `absent`: the operations are not served at all (404);
+    * `relaxes`: what a conformance run that accepts the difference loosens.
+    """
 
     name: str
     description: str
+    source: str
+    since: str | None
+    until: str | None
     relaxes: Relaxation
-    versions: frozenset[str]  # Grafana majors that need it
+    answer: Answer | None = None
+    otherwise: Answer | None = None
+    access: Mapping[str, Any] = field(default_factory=dict)
+    absent: bool = False
+
+    def holds_in(self, version: str) -> bool:
+        """Whether Grafana `version` (a release the contract lists) behaves this way."""
+        at = release(version)
+        return (self.since is None or release(self.since) <= at) and (
+            self.until is None or at <= release(self.until)
+        )
+
+    @property
+    def span(self) -> str:
+        """The releases in words: `11.4 and later`, `up to 11.3`, `11.0 to 11.3`."""
+        if self.since and self.until:
+            return f"{self.since} to {self.until}"
+        if self.since:
+            return f"{self.since} and later"
+        return f"up to {self.until}" if self.until else "every release"
+
+
+@dataclass(frozen=True)
+class GrafanaRelease:
+    """One Grafana release the contract describes (`x-grafana-versions.releases`)."""
+
+    version: str  # "11.4"
+    health: str  # the version /api/health reports, e.g. "11.4.0"
+    source: str  # where its behaviour was read
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The Grafana releases the contract can describe, oldest first."""
+
+    releases: tuple[GrafanaRelease, ...]
+
+    @property
+    def newest(self) -> str:
+        return self.releases[-1].version
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.version for r in self.releases)
+
+    def resolve(self, asked: str) -> str:
+        """The release a version names: itself when listed, a major its last listed minor
+        (`11` -> `11.6`), an unlisted minor the listed one before it in its major (`11.5`
+        -> `11.4`). ValueError for a version the contract does not describe."""
+        wanted = release(asked)
+        same_major = [r.version for r in self.releases if release(r.version)[0] == wanted[0]]
+        candidates = [v for v in same_major if release(v) <= wanted or len(wanted) == 1]
+        if not candidates:
+            known = ", ".join(self.names)
+            raise ValueError(f"Grafana {asked} is not described by the contract (known: {known})")
+        return candidates[-1]
+
+    def __getitem__(self, version: str) -> GrafanaRelease:
+        for found in self.releases:
+            if found.version == version:
+                return found
+        raise KeyError(version)
 
 
 @dataclass(frozen=True)
@@ -110,7 +204,7 @@ class Operation:
     tag: str
     statuses: frozenset[int]
     access: Access
-    tolerances: frozenset[str]
+    differences: frozenset[str]  # the names of the version differences that show here
     semantic_statuses: frozenset[int]  # schema-valid requests may get these
     created: Mapping[str, str]  # linked parameter -> JSON pointer in the 2xx body
     thin_profile: bool  # answers a profile with the derived fields (uid, avatarUrl) empty
@@ -118,9 +212,15 @@ class Operation:
     request_example: Any  # the request body's first example; None without one
     # Grafana's 400 for a parameter value it cannot use: name -> (message, messageId)
     invalid: Mapping[str, tuple[str, str | None]]
+    # query integers Grafana reads leniently (x-grafana-lenient): a non-integer is ignored
+    lenient: frozenset[str]
     deprecated: bool
     raw: Mapping[str, Any]
     pattern: re.Pattern[str]
+    # difference name -> the operation's access rule in the releases with that difference
+    access_by_difference: Mapping[str, Access] = field(default_factory=dict)
+    served: bool = True  # False in a release that does not serve it (404)
+    written_access: Access | None = None  # `access` as written (the newest release's)
 
     @property
     def label(self) -> str:
@@ -147,9 +247,15 @@ class Operation:
 
 @dataclass(frozen=True)
 class Contract:
+    """The contract as one Grafana release answers it: `version` (the newest unless
+    `as_version` chose another), with the access rules and served operations of that
+    release. `raw` is the document as written (it describes the newest release)."""
+
     raw: Mapping[str, Any]
     operations: tuple[Operation, ...]
-    tolerances: Mapping[str, Tolerance]
+    differences: Mapping[str, Difference]
+    versions: Versions
+    version: str
 
     def __getitem__(self, operation_id: str) -> Operation:
         for operation in self.operations:
@@ -165,22 +271,59 @@ class Contract:
         candidates.sort(key=lambda op: op.path.count("{"))
         return candidates[0] if candidates else None
 
-    def tolerances_for(self, version: str) -> frozenset[str]:
-        """The tolerances a Grafana major version needs (KeyError: no such profile)."""
-        major = version.split(".")[0]
-        if major not in self.versions:
-            raise KeyError(major)
-        return frozenset(t.name for t in self.tolerances.values() if major in t.versions)
-
     @property
-    def versions(self) -> tuple[str, ...]:
-        """Grafana majors the contract has a tolerance profile for."""
-        found = {v for t in self.tolerances.values() for v in t.versions}
-        return tuple(sorted(found, key=int))
+    def active(self) -> frozenset[str]:
+        """The differences this release has."""
+        return frozenset(n for n, d in self.differences.items() if d.holds_in(self.version))
+
+    def differs(self, name: str) -> Difference | None:
+        """The named difference when this release has it, else None."""
+        if name not in self.differences:
+            raise KeyError(f"the contract defines no difference {name!r}")
+        found = self.differences[name]
+        return found if found.holds_in(self.version) else None
+
+    def active_at(self, version: str) -> frozenset[str]:
+        """The differences a listed release has."""
+        return frozenset(n for n, d in self.differences.items() if d.holds_in(version))
+
+    def as_version(self, asked: str | None) -> Contract:
+        """The contract as Grafana `asked` answers it (None: the newest). ValueError for a
+        version the contract does not describe."""
+        version = self.versions.resolve(asked) if asked else self.versions.newest
+        active = self.active_at(version)
+        operations = []
+        for op in self.operations:
+            access = next(
+                (a for n, a in sorted(op.access_by_difference.items()) if n in active),
+                op.written_access or op.access,
+            )
+            absent = any(self.differences[n].absent for n in op.differences & active)
+            operations.append(replace(op, access=access, served=not absent))
+        return replace(self, operations=tuple(operations), version=version)
+
+    def stated(
+        self, operation: Operation, accepted: frozenset[str] | None = None
+    ) -> set[tuple[int, str | None]]:
+        """The answers (status, message) the operation's version differences state: each
+        difference's `answer` where it is accepted (default: where this release has it),
+        its `otherwise` elsewhere."""
+        accepted = self.active if accepted is None else accepted
+        found: set[tuple[int, str | None]] = set()
+        for name in operation.differences:
+            difference = self.differences[name]
+            stated = difference.answer if name in accepted else difference.otherwise
+            if stated is not None:
+                found.add((stated.status, stated.message))
+        return found
+
+    def tolerances_for(self, version: str) -> frozenset[str]:
+        """The differences Grafana `version` has (ValueError: not described)."""
+        return self.active_at(self.versions.resolve(version))
 
     def relaxed(self, operation: Operation, applied: frozenset[str]) -> list[Relaxation]:
-        """The relaxations in force for an operation, given the applied tolerances."""
-        return [self.tolerances[n].relaxes for n in sorted(operation.tolerances & applied)]
+        """The relaxations in force for an operation, given the accepted differences."""
+        return [self.differences[n].relaxes for n in sorted(operation.differences & applied)]
 
     def body_schema(self, operation: Operation, status: str = "200") -> str | None:
         """The component schema a response body is (`UserProfile`), or holds a list of

@@ -17,12 +17,16 @@ from contract.model import (
     USER,
     WHO,
     Access,
+    Answer,
     Contract,
     ContractError,
+    Difference,
+    GrafanaRelease,
     Operation,
     Refusal,
     Relaxation,
-    Tolerance,
+    Versions,
+    release,
 )
 
 _HERE = Path(__file__).resolve().parent
@@ -54,36 +58,70 @@ def document(path: Path = SPEC_PATH) -> Json:
 
 
 @cache
-def load(path: Path = SPEC_PATH) -> Contract:
-    """The contract at `path`, read once."""
+def load(path: Path = SPEC_PATH, version: str | None = None) -> Contract:
+    """The contract at `path`, read once, as Grafana `version` answers it (None: the
+    newest release it describes; ValueError for a version it does not describe)."""
+    if version is not None:
+        return load(path).as_version(version)
     return parse(document(path))
 
 
 def parse(raw: Json) -> Contract:
     """A contract from an already parsed document (tests build edited copies)."""
-    tolerances = {
-        name: _tolerance(name, body) for name, body in raw.get("x-grafana-tolerances", {}).items()
+    versions = _versions(raw.get("x-grafana-versions") or {})
+    differences = {
+        name: _difference(name, body, versions)
+        for name, body in raw.get("x-grafana-differences", {}).items()
     }
     operations = tuple(
-        _operation(raw, template, method, op, tolerances)
+        _operation(raw, template, method, op, differences)
         for template, item in raw["paths"].items()
         for method, op in item.items()
         if method in HTTP_METHODS
     )
-    return Contract(raw=raw, operations=operations, tolerances=tolerances)
+    written = Contract(
+        raw=raw,
+        operations=operations,
+        differences=differences,
+        versions=versions,
+        version=versions.newest,
+    )
+    return written.as_version(None)
+
+
+def _versions(body: Json) -> Versions:
+    releases = tuple(
+        GrafanaRelease(
+            version=str(entry["version"]),
+            health=str(entry["health"]),
+            source=" ".join(str(entry.get("source", "")).split()),
+        )
+        for entry in body.get("releases", [])
+    )
+    if not releases:
+        raise ContractError("x-grafana-versions lists no releases")
+    ordered = sorted(releases, key=lambda r: release(r.version))
+    if list(releases) != ordered or len({r.version for r in releases}) != len(releases):
+        raise ContractError("x-grafana-versions.releases must be listed oldest first, once each")
+    return Versions(releases=releases)
 
 
 def _operation(
-    raw: Json, template: str, method: str, op: Json, tolerances: Mapping[str, Tolerance]
+    raw: Json, template: str, method: str, op: Json, differences: Mapping[str, Difference]
 ) -> Operation:
     operation_id = op["operationId"]
-    names = frozenset(op.get("x-grafana-tolerances", []))
-    if unknown := names - set(tolerances):
-        raise ContractError(f"{operation_id}: unknown tolerances {sorted(unknown)}")
+    names = frozenset(op.get("x-grafana-differences", []))
+    if unknown := names - set(differences):
+        raise ContractError(f"{operation_id}: unknown differences {sorted(unknown)}")
     secured = op.get("security", raw.get("security")) != []
     if "x-grafana-access" not in op:
         raise ContractError(f"{operation_id}: no x-grafana-access")
     access = _access(operation_id, op["x-grafana-access"])
+    by_difference = {
+        name: _access(operation_id, {**op["x-grafana-access"], **differences[name].access})
+        for name in sorted(names)
+        if differences[name].access
+    }
     parameters = tuple(
         _resolve(raw, p)
         for p in [*raw["paths"][template].get("parameters", []), *op.get("parameters", [])]
@@ -97,7 +135,7 @@ def _operation(
         tag=op["tags"][0],
         statuses=frozenset(int(code) for code in op["responses"] if code.isdigit()),
         access=access,
-        tolerances=names,
+        differences=names,
         semantic_statuses=frozenset(int(s) for s in op.get("x-grafana-semantic-statuses", [])),
         created=_created(op, method),
         thin_profile=bool(op.get("x-grafana-thin-profile", False)),
@@ -111,9 +149,12 @@ def _operation(
             for p in parameters
             if "x-grafana-invalid" in p
         },
+        lenient=frozenset(str(p["name"]) for p in parameters if p.get("x-grafana-lenient")),
         deprecated=bool(op.get("deprecated", False)),
         raw=op,
         pattern=_pattern(template),
+        access_by_difference=by_difference,
+        written_access=access,
     )
 
 
@@ -147,14 +188,25 @@ def _access(operation_id: str, body: Json) -> Access:
     )
 
 
-def _tolerance(name: str, body: Json) -> Tolerance:
+def _difference(name: str, body: Json, versions: Versions) -> Difference:
     relaxes = body.get("relaxes") or {}
     known = {"check", "statuses", "required", "formats", "either403Body"}
-    if not relaxes or set(relaxes) - known:
-        raise ContractError(f"tolerance {name}: relaxes must use only {sorted(known)}")
-    return Tolerance(
+    if set(relaxes) - known:
+        raise ContractError(f"difference {name}: relaxes must use only {sorted(known)}")
+    span = body.get("versions") or {}
+    if set(span) - {"since", "until"} or not span:
+        raise ContractError(f"difference {name}: versions needs since and/or until")
+    for bound in span.values():
+        if str(bound) not in versions.names:
+            raise ContractError(f"difference {name}: {bound} is not a listed release")
+    if not body.get("source"):
+        raise ContractError(f"difference {name}: names no Grafana source")
+    return Difference(
         name=name,
         description=" ".join(str(body["description"]).split()),
+        source=" ".join(str(body["source"]).split()),
+        since=str(span["since"]) if "since" in span else None,
+        until=str(span["until"]) if "until" in span else None,
         relaxes=Relaxation(
             check=relaxes.get("check"),
             statuses=frozenset(int(s) for s in relaxes.get("statuses", [])),
@@ -162,8 +214,18 @@ def _tolerance(name: str, body: Json) -> Tolerance:
             formats=dict(relaxes.get("formats", {})),
             either_403_body=bool(relaxes.get("either403Body", False)),
         ),
-        versions=frozenset(str(v) for v in body.get("versions", [])),
+        answer=_answer(body.get("answer")),
+        otherwise=_answer(body.get("otherwise")),
+        access=dict(body.get("access") or {}),
+        absent=bool(body.get("absent", False)),
     )
+
+
+def _answer(body: Json | None) -> Answer | None:
+    if body is None:
+        return None
+    message = body.get("message")
+    return Answer(status=int(body["status"]), message=None if message is None else str(message))
 
 
 def _created(op: Json, method: str) -> dict[str, str]:

@@ -118,12 +118,12 @@ def docs_spec(spec: dict[str, Any], errata_markdown: str) -> dict[str, Any]:
     result = copy.deepcopy(spec)
     for operation in rules.operations:
         target = result["paths"][operation.path][operation.method.lower()]
-        extra = [contract_text.access_text(operation), contract_text.tolerances_text(operation)]
+        extra = [contract_text.access_text(operation), contract_text.differences_text(operation)]
         target["description"] = "\n\n".join(
             part for part in [str(target.get("description", "")).rstrip(), *extra] if part
         )
     errata_markdown = errata_markdown.replace(
-        contract_text.TOLERANCES_MARKER, contract_text.tolerances_table(rules)
+        contract_text.VERSIONS_MARKER, contract_text.versions_table(rules)
     )
     tags = [tag for tag in result.get("tags", []) if tag.get("name") != ERRATA_TAG]
     tags.append(

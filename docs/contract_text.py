@@ -1,15 +1,15 @@
 """Grafana's rules from the contract's extensions, as Markdown for the rendered docs.
 
 Redoc does not show `x-` extensions, so the docs build writes them into the page: each
-operation's access rule and tolerances at the end of its description, and the table of
-named tolerances on the Errata page.
+operation's access rule and version differences at the end of its description, and the
+table of Grafana versions (which release has which difference) on the Errata page.
 """
 
 from __future__ import annotations
 
 from contract import ANONYMOUS, GRAFANA_ADMIN, ORG_ROLE, SIGNED_IN, Contract, Operation
 
-TOLERANCES_MARKER = "<!-- named tolerances: generated from openapi.yaml -->"
+VERSIONS_MARKER = "<!-- grafana versions: generated from openapi.yaml -->"
 
 
 def access_text(operation: Operation) -> str:
@@ -52,22 +52,34 @@ def access_text(operation: Operation) -> str:
     return " ".join(parts)
 
 
-def tolerances_text(operation: Operation) -> str:
-    """The named tolerances of an operation, or "" when it has none."""
-    if not operation.tolerances:
+def differences_text(operation: Operation) -> str:
+    """The version differences that show on an operation, or "" when it has none."""
+    if not operation.differences:
         return ""
-    names = ", ".join(f"`{name}`" for name in sorted(operation.tolerances))
-    return f"**Tolerated Grafana differences:** {names} (see Errata, Named tolerances)."
+    names = ", ".join(f"`{name}`" for name in sorted(operation.differences))
+    return f"**Differs between Grafana versions:** {names} (see Errata, Grafana versions)."
 
 
-def tolerances_table(spec: Contract) -> str:
-    """Every named tolerance: what it accepts, which Grafana majors need it, where."""
+def versions_table(spec: Contract) -> str:
+    """Every version difference against every described release: which have it, what it
+    is, where it shows, and the Grafana source it was read from."""
+    releases = spec.versions.names
     lines = [
-        "| Tolerance | What to accept | Grafana | Operations |",
-        "|---|---|---|---|",
+        "| Difference | " + " | ".join(releases) + " | What it is | Operations | Source |",
+        "|---|" + "---|" * len(releases) + "---|---|---|",
     ]
-    for name, tolerance in sorted(spec.tolerances.items()):
-        versions = ", ".join(sorted(tolerance.versions, key=int))
-        where = ", ".join(f"`{op.operation_id}`" for op in spec.operations if name in op.tolerances)
-        lines.append(f"| `{name}` | {tolerance.description} | {versions} | {where} |")
+    for name, difference in sorted(spec.differences.items()):
+        marks = " | ".join("✓" if difference.holds_in(r) else "" for r in releases)
+        where = ", ".join(
+            f"`{op.operation_id}`" for op in spec.operations if name in op.differences
+        )
+        lines.append(
+            f"| `{name}` | {marks} | {difference.description} | {where} | {difference.source} |"
+        )
+    lines += [
+        "",
+        "| Release | `/api/health` version | Read from |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r.version} | `{r.health}` | {r.source} |" for r in spec.versions.releases]
     return "\n".join(lines)

@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             GF_SECURITY_ADMIN_USER=settings.admin_user,
             GF_SECURITY_ADMIN_PASSWORD=settings.admin_password,
             USERAPI_VALIDATE_RESPONSES=str(settings.validate_responses),
+            USERAPI_GRAFANA_VERSION=settings.grafana_version or "",
         )
         uvicorn.run(
             "handlers.app:create_app_from_env",
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = create_app(settings)
     print(
         f"grafana-userapi listening on http://{settings.http_addr}:{settings.http_port}"
-        f" (database {settings.database_url})",
+        f" as Grafana {app_version(settings)} (database {settings.database_url})",
         file=sys.stderr,
     )
     uvicorn.run(
@@ -55,6 +56,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         timeout_graceful_shutdown=10,
         http=HTTP_PROTOCOL,
     )
+
+
+def app_version(settings: Settings) -> str:
+    """The Grafana release the server answers as, for the start-up line."""
+    import contract
+
+    return contract.load(version=settings.grafana_version).version
 
 
 if __name__ == "__main__":

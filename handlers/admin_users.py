@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import deps, views
+from handlers import deps, versions, views
 from handlers.errors import ApiError, BadRequest, NotFound, PreconditionFailed
 from handlers.passwords import encode_password, random_string, too_short
 from handlers.store import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
@@ -65,7 +65,7 @@ def admin_update_user_password(user_id: int, body: JSON) -> JSON:
     try:
         user = store.get_user(user_id)
     except UserNotFound:
-        raise NotFound("user not found") from None
+        raise versions.error("password-unknown-user-message") from None
     store.set_password(user.id, encode_password(password, user.salt))
     # As in Grafana: a reset lifts the lockout and ends every session of the user.
     store.reset_failed_logins(user.login)
@@ -77,7 +77,9 @@ def admin_update_user_permissions(user_id: int, body: JSON) -> JSON:
     try:
         deps.store().set_grafana_admin(user_id, bool(body.get("isGrafanaAdmin")))
     except UserNotFound:
-        raise NotFound("user not found") from None
+        if versions.holds("permissions-unknown-user-200"):
+            return views.message(versions.answer("permissions-unknown-user-200").message or "")
+        raise versions.error("permissions-unknown-user-200") from None
     except LastAdmin:
         raise BadRequest("cannot remove last grafana admin") from None
     return views.message("User permissions updated")

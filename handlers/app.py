@@ -21,16 +21,18 @@ from connexion.validators import VALIDATOR_MAP
 import contract
 import library_patches
 from contract import Contract, Operation
-from handlers import access, deps, errors, spec_check
+from handlers import access, deps, errors, spec_check, versions
 from handlers.deps import AppContext, ContextMiddleware
 from handlers.inline import ensure_thread, loop_first
 from handlers.middleware import (
     BodyLimitMiddleware,
     FirstQueryValueMiddleware,
     GoIntegerMiddleware,
+    LenientQueryMiddleware,
     MetricsMiddleware,
     SpecMiddleware,
     TrailingSlashMiddleware,
+    UserUidMiddleware,
 )
 from handlers.settings import Settings
 from handlers.store import Store, open_store
@@ -69,12 +71,17 @@ def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
     return read_handler
 
 
-def bind(operation: Operation) -> Callable[..., Any]:
-    """The function serving an operation: its handler, behind the operation's access rule,
-    on the event loop first when it is a read."""
+def bind(operation: Operation, rules: Contract) -> Callable[..., Any]:
+    """The function serving an operation as the release `rules` describes answers it: its
+    handler (without the response fields the release lacks, with the user id parsed as
+    Grafana parses it), behind the operation's access rule, on the event loop first when
+    it is a read."""
     module, _, name = handler_name(operation.operation_id, operation.tag).rpartition(".")
     found: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    function = access.guarded(found, operation)
+    function = versions.omitting_fields(found, rules, operation)
+    if "user_id" in operation.path_parameters():
+        function = versions.as_user_ids(function, operation)
+    function = access.guarded(function, operation)
     if operation.is_read and not inspect.iscoroutinefunction(found):
         return reads_on_loop(function)
     return function
@@ -82,7 +89,7 @@ def bind(operation: Operation) -> Callable[..., Any]:
 
 def resolve(spec: Contract) -> Callable[[str], Callable[..., Any]]:
     def function_for(operation_id: str) -> Callable[..., Any]:
-        return bind(spec[operation_id])
+        return bind(spec[operation_id], spec)
 
     return function_for
 
@@ -102,7 +109,7 @@ def create_app(
             sqlite_synchronous=settings.sqlite_synchronous,
         )
     store.db.before_write = ensure_thread  # never wait for the write lock on the event loop
-    rules = contract.load(spec_path)
+    rules = contract.load(spec_path, version=settings.grafana_version)
     app = AsyncApp(__name__)
     # A MediaTypeDict, not a dict: connexion matches "application/json" against the
     # "*/*json" range only through it; with a plain dict every body went unvalidated.
@@ -110,7 +117,7 @@ def create_app(
     # The shipped openapi.yaml was validated by the test suite: not again at every start.
     with spec_check.checked_already(contract.spec_text(spec_path)):
         app.add_api(
-            load_spec(spec_path),
+            versions.served_document(rules, load_spec(spec_path)),
             resolver=Resolver(function_resolver=resolve(rules)),
             pythonic_params=True,
             validate_responses=settings.validate_responses,
@@ -144,11 +151,18 @@ def create_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         spec=rules,
     )
+    # Middlewares added earlier see a request first: the first of repeated query values
+    # is kept, then lenient integers that are none are dropped, then the rest is read
+    # as Go reads integers.
+    app.add_middleware(FirstQueryValueMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        LenientQueryMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=rules
+    )
     app.add_middleware(
         GoIntegerMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=rules
     )
+    app.add_middleware(UserUidMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, spec=rules)
     app.add_middleware(TrailingSlashMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(FirstQueryValueMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         SpecMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -158,8 +172,12 @@ def create_app(
 
 
 def create_test_app() -> AsyncApp:
-    """A fresh in-memory server with response validation on: the conformance default."""
-    return create_app(Settings(database_url="sqlite://", validate_responses=True))
+    """A fresh in-memory server with response validation on: the conformance default (as
+    the Grafana release USERAPI_GRAFANA_VERSION names, the newest when unset)."""
+    version = Settings.from_env().grafana_version
+    return create_app(
+        Settings(database_url="sqlite://", validate_responses=True, grafana_version=version)
+    )
 
 
 def create_app_from_env() -> AsyncApp:

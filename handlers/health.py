@@ -15,6 +15,6 @@ def get_health() -> tuple[JSON, int]:
     body = {
         "commit": __version__,
         "database": "ok" if ok else "failing",
-        "version": ctx.settings.version,
+        "version": ctx.settings.version or ctx.spec.versions[ctx.spec.version].health,
     }
     return body, 200 if ok else 503

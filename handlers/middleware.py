@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
 
+from anyio import to_thread
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -19,7 +20,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-from contract import HTTP_METHODS, Contract
+from contract import HTTP_METHODS, Answer, Contract
+from handlers import deps, versions
+from handlers.store.errors import UserNotFound
 
 Scope = dict[str, Any]
 MAX_BODY_BYTES = 1 << 20  # Grafana's bodies are small; 1 MiB is generous
@@ -47,7 +50,7 @@ def route_labels(spec: Contract) -> Callable[[str, str], tuple[str, str]]:
     return labels
 
 
-async def _send_json(send: Any, status: int, body: dict[str, str]) -> None:
+async def send_json(send: Any, status: int, body: dict[str, str]) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -88,7 +91,7 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _send_json(send, 413, {"message": "request body too large"})
+            await send_json(send, 413, {"message": "request body too large"})
             return
         chunked = length is None and b"transfer-encoding" in headers
         if not chunked and (length is None or int(length) == 0):
@@ -98,10 +101,10 @@ class BodyLimitMiddleware:
             async with asyncio.timeout(self.timeout or None):
                 body = await self._read(receive)
         except TimeoutError:
-            await _send_json(send, 408, {"message": "request body timed out"})
+            await send_json(send, 408, {"message": "request body timed out"})
             return
         except _TooLarge:
-            await _send_json(send, 413, {"message": "request body too large"})
+            await send_json(send, 413, {"message": "request body too large"})
             return
         if body is None:  # the client went away
             return
@@ -258,6 +261,36 @@ class FirstQueryValueMiddleware:
         await self.app(scope, receive, send)
 
 
+class LenientQueryMiddleware:
+    """Grafana reads perpage and page with QueryInt, which takes a value that is no Go
+    int64 as absent: such values (parameters the contract marks x-grafana-lenient) are
+    dropped here, so the operation's default applies instead of a 400."""
+
+    def __init__(self, app: Any, spec: Contract) -> None:
+        self.app = app
+        self.spec = spec
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if b"page" in query:  # perpage or page: the only lenient parameters
+            method = "GET" if scope["method"] == "HEAD" else scope["method"]
+            operation = self.spec.match(method, scope["path"])
+            if operation is not None and operation.lenient:
+                scope = {**scope, "query_string": _lenient(query, operation.lenient)}
+        await self.app(scope, receive, send)
+
+
+def _lenient(query: bytes, names: frozenset[str]) -> bytes:
+    kept = []
+    for part in query.split(b"&"):
+        raw_name, _, raw_value = part.partition(b"=")
+        name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("latin-1")
+        value = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("latin-1")
+        if name not in names or versions.is_int64(value):
+            kept.append(part)
+    return b"&".join(kept)
+
+
 _GO_INTEGER = re.compile(r"^[+-]?[0-9]+$")
 
 
@@ -276,7 +309,7 @@ class GoIntegerMiddleware:
         if scope["type"] == "http":
             refusal = self._refusal(scope)
             if refusal is not None:
-                await _send_json(send, 400, {"message": refusal})
+                await send_json(send, 400, {"message": refusal})
                 return
         await self.app(scope, receive, send)
 
@@ -298,6 +331,8 @@ class GoIntegerMiddleware:
             if parameter.get("schema", {}).get("type") != "integer":
                 continue
             name = str(parameter["name"])
+            if name == "user_id":
+                continue  # parsed by the handler binding (handlers/versions.py)
             if parameter.get("in") == "path":
                 values = [path_values.get(name, "0")]
             else:
@@ -317,3 +352,31 @@ def _python_only_integer(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class UserUidMiddleware:
+    """Where the release takes user uids in paths, resolves a `user_id` that is no Go
+    int64 as a uid to the user's id, after authentication and before the request is
+    validated or authorized, as Grafana's resolver runs; none found is the contract's 404."""
+
+    def __init__(self, app: Any, spec: Contract) -> None:
+        self.app = app
+        self.operations = {
+            op.operation_id for op in spec.operations if versions.takes_uids(spec, op)
+        }
+        self.spec = spec
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        routed = scope.get("extensions", {}).get("connexion_routing", {})
+        params = scope.get("path_params") or {}
+        value = params.get("user_id")
+        wanted = routed.get("operation_id") in self.operations and isinstance(value, str)
+        if wanted and not versions.is_int64(str(value)):
+            store = scope[deps.SCOPE_KEY].store
+            try:
+                params["user_id"] = str(await to_thread.run_sync(store.user_id_by_uid, value))
+            except UserNotFound:
+                found = self.spec.differences[versions.UID_PATHS].answer or Answer(404)
+                await send_json(send, found.status, {"message": found.message or ""})
+                return
+        await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import deps, views
+from handlers import deps, versions, views
 from handlers.errors import BadRequest, Conflict, Forbidden, NotFound
 from handlers.store import LoginConflict, UserNotFound
 from handlers.store.models import User
@@ -47,5 +47,7 @@ def apply_update(user_id: int, body: JSON) -> JSON:
     except UserNotFound:
         raise NotFound("user not found") from None
     except LoginConflict:
+        if versions.holds("update-conflict-500"):
+            raise versions.error("update-conflict-500") from None
         raise Conflict("Update would result in user login conflict") from None
     return views.message("User updated")

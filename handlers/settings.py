@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import contract
+
 DEFAULT_DATABASE_URL = "sqlite:///grafana-userapi.db"
 
 
@@ -44,7 +46,11 @@ class Settings:
     credential_cache: bool = True
     validate_responses: bool = False
     access_log: bool = False  # Grafana's [server] router_logging is off by default too
-    version: str = "11.6.0-userapi"
+    # The Grafana release to answer as (a version openapi.yaml describes: "10.4", "11",
+    # "11.4", ...); None: the newest. `version` overrides what /api/health reports, which
+    # is otherwise that release's version.
+    grafana_version: str | None = None
+    version: str | None = None
     workers: int = 1
     # Seconds a request's body may take to arrive (Grafana's [server] read_timeout, which
     # defaults to none there; here a bound, so a stalled upload cannot hold a connection).
@@ -79,6 +85,7 @@ class Settings:
             ),
             read_timeout=seconds(get("GF_SERVER_READ_TIMEOUT", "30s")),
             sqlite_synchronous=get("USERAPI_SQLITE_SYNCHRONOUS", "FULL").upper(),
+            grafana_version=get("USERAPI_GRAFANA_VERSION", "") or None,
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
             validate_responses=flag("USERAPI_VALIDATE_RESPONSES", False),
             # Grafana's name for a line per request; USERAPI_ACCESS_LOG, when set, wins.
@@ -108,7 +115,19 @@ class Settings:
             help="a line per request on stderr (GF_SERVER_ROUTER_LOGGING; off by default)",
         )
         parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+        parser.add_argument(
+            "--grafana-version",
+            default=self.grafana_version,
+            metavar="VERSION",
+            help="answer as this Grafana release does, e.g. 10.4, 11, 11.4, 12 "
+            "(USERAPI_GRAFANA_VERSION; default: the newest openapi.yaml describes)",
+        )
         args = parser.parse_args(argv)
+        if args.grafana_version:
+            try:
+                contract.load().versions.resolve(args.grafana_version)
+            except ValueError as exc:
+                parser.error(str(exc))
         return replace(
             self,
             http_addr=args.host,
@@ -119,4 +138,5 @@ class Settings:
             validate_responses=args.validate_responses,
             access_log=args.access_log,
             workers=args.workers,
+            grafana_version=args.grafana_version or None,
         )

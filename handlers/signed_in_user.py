@@ -6,7 +6,7 @@ import contextlib
 import time
 from typing import Any
 
-from handlers import deps, views
+from handlers import deps, versions, views
 from handlers.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from handlers.passwords import encode_password, password_matches, too_short
 from handlers.profiles import apply_update, profile, profile_of
@@ -53,6 +53,8 @@ def change_user_password(body: JSON) -> JSON:
         raise Forbidden("Cannot update external User")
     user = store.get_user(who.user_id)
     if not password_matches(str(body.get("oldPassword", "")), user.salt, user.password):
+        if versions.holds("old-password-401"):
+            raise versions.error("old-password-401")
         raise BadRequest("Invalid old password", message_id="user.password-missmatch")
     new = str(body.get("newPassword", ""))
     if too_short(new):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import deps, views
+from handlers import deps, versions, views
 from handlers.errors import BadRequest, NotFound, Unauthorized
 from handlers.profiles import apply_update, profile
 from handlers.store import NotAMember, PatternTooLong, UserNotFound
@@ -66,7 +66,8 @@ def search_users_with_paging(
 
 def get_user_by_login_or_email(login_or_email: str) -> JSON:
     try:
-        return views.lookup_profile(deps.store().find_user(login_or_email))
+        user = deps.store().find_user(login_or_email)
+        return views.lookup_profile(user, empty_uid=versions.holds("lookup-empty-uid"))
     except UserNotFound:
         raise NotFound("user not found") from None
 

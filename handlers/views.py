@@ -84,10 +84,13 @@ def user_profile(user: User, *, is_external: bool = False) -> JSON:
     return body
 
 
-def lookup_profile(user: User) -> JSON:
-    """Lookup builds the profile from the bare user row: no uid, labels or avatar."""
+def lookup_profile(user: User, *, empty_uid: bool) -> JSON:
+    """Lookup builds the profile from the bare user row: no labels or avatar (and no uid
+    in releases with lookup-empty-uid)."""
     body = user_profile(user)
-    body.update(uid="", authLabels=None, avatarUrl="")
+    body.update(authLabels=None, avatarUrl="")
+    if empty_uid:
+        body["uid"] = ""
     return body
 
 

@@ -92,8 +92,12 @@ def sqlite_store() -> Iterator[Store]:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(database_url="sqlite://", validate_responses=True)
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """The server's settings; `@pytest.mark.grafana("11.6")` makes it answer as that
+    Grafana release (the newest otherwise)."""
+    marker = request.node.get_closest_marker("grafana")
+    version = str(marker.args[0]) if marker else None
+    return Settings(database_url="sqlite://", validate_responses=True, grafana_version=version)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
+import contract
 from handlers.store import Store
 from handlers.store.schema import api_keys
 from tests.support.api import (
@@ -280,11 +281,12 @@ def test_org_viewers_may_not_manage_service_accounts(admin: TestClient) -> None:
 # -- health, metrics, the spec and its docs --------------------------------------------
 
 
-def test_health_needs_no_credentials(client: TestClient) -> None:
+def test_health_needs_no_credentials_and_reports_the_newest_release(client: TestClient) -> None:
+    newest = contract.load().versions.releases[-1]
     response = client.get("/api/health")
     assert (response.status_code, response.json()) == (
         200,
-        {"commit": "0.1.0", "database": "ok", "version": "11.6.0-userapi"},
+        {"commit": "0.1.0", "database": "ok", "version": newest.health},
     )
 
 
@@ -295,7 +297,11 @@ def test_health_reports_a_failing_database_with_503(
     response = client.get("/api/health")
     assert (response.status_code, response.json()) == (
         503,
-        {"commit": "0.1.0", "database": "failing", "version": "11.6.0-userapi"},
+        {
+            "commit": "0.1.0",
+            "database": "failing",
+            "version": contract.load().versions.releases[-1].health,
+        },
     )
 
 

@@ -281,9 +281,23 @@ def test_resetting_a_password_replaces_it_and_ends_every_session(
     assert browser.get("/api/user").status_code == 401
 
 
-def test_resetting_the_password_of_an_unknown_user_is_not_found(admin: TestClient) -> None:
+def test_resetting_the_password_of_an_unknown_user_is_a_500_as_in_grafana(
+    admin: TestClient,
+) -> None:
     response = admin.put("/api/admin/users/999/password", json={"password": "reset-pw"})
-    assert (response.status_code, response.json()) == (404, message("user not found"))
+    assert (response.status_code, response.json()) == (
+        500,
+        message("Failed to update user password"),
+    )
+
+
+@pytest.mark.grafana("11.6")
+def test_an_older_grafana_words_that_500_differently(admin: TestClient) -> None:
+    response = admin.put("/api/admin/users/999/password", json={"password": "reset-pw"})
+    assert (response.status_code, response.json()) == (
+        500,
+        message("Could not read user from database"),
+    )
 
 
 @pytest.mark.parametrize("body", [{}, {"password": ""}])
@@ -322,9 +336,20 @@ def test_the_last_grafana_admin_cannot_be_demoted(admin: TestClient) -> None:
     )
 
 
-def test_changing_rights_of_an_unknown_user_is_not_found(admin: TestClient) -> None:
+def test_changing_rights_of_an_unknown_user_is_a_500_as_in_grafana(admin: TestClient) -> None:
     response = admin.put("/api/admin/users/999/permissions", json={"isGrafanaAdmin": True})
-    assert (response.status_code, response.json()) == (404, message("user not found"))
+    assert (response.status_code, response.json()) == (
+        500,
+        message("Failed to update user permissions"),
+    )
+
+
+@pytest.mark.grafana("11.6")
+def test_an_older_grafana_reports_success_for_rights_of_an_unknown_user(
+    admin: TestClient,
+) -> None:
+    response = admin.put("/api/admin/users/999/permissions", json={"isGrafanaAdmin": True})
+    assert (response.status_code, response.json()) == (200, message("User permissions updated"))
 
 
 # -- POST /api/admin/users/{user_id}/disable and /enable -------------------------------

@@ -37,11 +37,13 @@ def token_ids(response: Any) -> list[int]:
 # -- stars -----------------------------------------------------------------------------
 
 
+@pytest.mark.grafana("12.0")  # the last release serving stars by id
 def test_starring_by_id_needs_no_dashboard(admin: TestClient) -> None:
     response = admin.post("/api/user/stars/dashboard/4242")
     assert (response.status_code, response.json()) == (200, message("Dashboard starred!"))
 
 
+@pytest.mark.grafana("12.0")  # the last release serving stars by id
 def test_starring_twice_is_fine_and_leaves_one_star(admin: TestClient) -> None:
     dashboard = create_dashboard(admin, "Twice")
     first = admin.post(f"/api/user/stars/dashboard/{dashboard['id']}")
@@ -54,23 +56,27 @@ def test_starring_twice_is_fine_and_leaves_one_star(admin: TestClient) -> None:
     assert admin.get("/api/user/stars").json() == [dashboard["uid"]]
 
 
+@pytest.mark.grafana("12.0")  # the last release serving stars by id
 def test_starring_id_zero_is_missing_the_dashboard_id(admin: TestClient) -> None:
     for method in ("POST", "DELETE"):
         response = admin.request(method, "/api/user/stars/dashboard/0")
         assert (response.status_code, response.json()) == (400, message("Missing dashboard id"))
 
 
+@pytest.mark.grafana("12.0")  # the last release serving stars by id
 def test_starring_a_negative_id_is_an_invalid_dashboard_id(admin: TestClient) -> None:
     for method in ("POST", "DELETE"):
         response = admin.request(method, "/api/user/stars/dashboard/-3")
         assert (response.status_code, response.json()) == (400, message("Invalid dashboard ID"))
 
 
+@pytest.mark.grafana("12.0")  # the last release serving stars by id
 def test_unstarring_what_is_not_starred_is_fine(admin: TestClient) -> None:
     response = admin.delete("/api/user/stars/dashboard/77")
     assert (response.status_code, response.json()) == (200, message("Dashboard unstarred"))
 
 
+@pytest.mark.grafana("12.0")  # the last release serving stars by id
 def test_stars_by_id_and_uid_show_in_the_star_list_until_unstarred(admin: TestClient) -> None:
     first = create_dashboard(admin, "First")
     second = create_dashboard(admin, "Second", uid="second-uid")
@@ -127,6 +133,12 @@ def test_a_service_account_may_star_dashboards(admin: TestClient, client: TestCl
     listed = client.get("/api/user/stars", headers=bearer(token))
     assert (starred.status_code, starred.json()) == (200, message("Dashboard starred!"))
     assert (listed.status_code, listed.json()) == (200, [dashboard["uid"]])
+
+
+def test_the_newest_release_serves_no_starring_by_id(admin: TestClient) -> None:
+    for method in ("POST", "DELETE"):
+        response = admin.request(method, "/api/user/stars/dashboard/1")
+        assert (response.status_code, response.json()) == (404, {"message": "Not found"})
 
 
 def test_starring_a_non_numeric_id_is_not_routed(admin: TestClient) -> None:

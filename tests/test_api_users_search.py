@@ -294,9 +294,10 @@ def test_search_rejects_an_unknown_sort_option(admin: TestClient, sort: str) -> 
     assert (response.status_code, response.json()) == (400, BAD_SORT)
 
 
-def test_search_rejects_a_page_that_is_not_an_integer(admin: TestClient) -> None:
-    response = admin.get("/api/users/search", params={"page": "two"})
-    assert (response.status_code, response.json()) == (400, message("bad request data"))
+def test_search_ignores_a_page_that_is_not_an_integer_as_grafana_does(admin: TestClient) -> None:
+    response = admin.get("/api/users/search", params={"page": "two", "perpage": "many"})
+    assert response.status_code == 200
+    assert (response.json()["page"], response.json()["perPage"]) == (1, 1000)
 
 
 def test_a_users_search_hit_shows_avatar_and_age_words(admin: TestClient) -> None:
@@ -311,16 +312,24 @@ def test_a_users_search_hit_shows_avatar_and_age_words(admin: TestClient) -> Non
 
 def test_lookup_by_login_returns_the_thin_profile(admin: TestClient) -> None:
     user_id = create_user(admin, "jane", name="Jane")
+    uid = admin.get(f"/api/users/{user_id}").json()["uid"]
     response = admin.get("/api/users/lookup", params={"loginOrEmail": "jane"})
     assert response.status_code == 200
-    # The thin profile: jane's, without uid, auth labels and avatar.
+    # The thin profile: jane's, without auth labels and avatar.
     assert assert_profile_times(response.json()) == {
         **jane_profile(user_id),
         "name": "Jane",
-        "uid": "",
+        "uid": uid,
         "authLabels": None,
         "avatarUrl": "",
     }
+
+
+@pytest.mark.grafana("12.3")
+def test_lookup_before_13_0_has_an_empty_uid(admin: TestClient) -> None:
+    create_user(admin, "jane", name="Jane")
+    response = admin.get("/api/users/lookup", params={"loginOrEmail": "jane"})
+    assert (response.status_code, response.json()["uid"]) == (200, "")
 
 
 @pytest.mark.parametrize("value", ["JANE", "Jane@Example.COM"])

@@ -25,7 +25,7 @@ import yaml
 
 import contract
 from docs.build import ERRATA_PATH, SPEC_PATH, build, docs_spec
-from docs.contract_text import TOLERANCES_MARKER
+from docs.contract_text import VERSIONS_MARKER
 from handlers.app import create_test_app
 from tests.support.documented import DOCUMENTED_OPERATIONS
 from tests.support.servers import serve_in_thread
@@ -141,11 +141,12 @@ def test_the_static_page_includes_every_errata_entry(
     assert '"x-traitTag":true' in html.replace(" ", "")
 
 
-def test_the_docs_show_each_operations_access_rule_and_the_tolerance_table(
+def test_the_docs_show_each_operations_access_rule_and_the_version_table(
     doc_inputs: tuple[Path, Path],
 ) -> None:
     """Redoc hides `x-` extensions: the build writes the contract's access rules into each
-    operation and the named tolerances onto the Errata page, from openapi.yaml alone."""
+    operation and the table of Grafana versions onto the Errata page, from openapi.yaml
+    alone."""
     raw = yaml.safe_load(doc_inputs[0].read_text(encoding="utf-8"))
     rendered = docs_spec(raw, doc_inputs[1].read_text(encoding="utf-8"))
     rules = contract.parse(raw)
@@ -154,13 +155,19 @@ def test_the_docs_show_each_operations_access_rule_and_the_tolerance_table(
         assert "**Access:**" in text and operation.access.source in text, operation.operation_id
         if operation.access.action:
             assert f"`{operation.access.action}`" in text, operation.operation_id
-        for name in operation.tolerances:
+        for name in operation.differences:
             assert f"`{name}`" in text, (operation.operation_id, name)
     errata = next(tag for tag in rendered["tags"] if tag["name"] == "Errata")["description"]
-    assert TOLERANCES_MARKER not in errata
-    for name, tolerance in rules.tolerances.items():
+    assert VERSIONS_MARKER not in errata
+    header = next(line for line in errata.splitlines() if line.startswith("| Difference |"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    for name, difference in rules.differences.items():
         row = next(line for line in errata.splitlines() if line.startswith(f"| `{name}` |"))
-        assert all(version in row for version in tolerance.versions), row
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        for version in rules.versions.names:
+            has = cells[columns.index(version)] == "✓"
+            assert has == difference.holds_in(version), (name, version, row)
+        assert difference.source in row, row
 
 
 # ---------------------------------------------------------------- the browser
@@ -314,7 +321,7 @@ def test_the_static_docs_render_every_user_api_operation_and_the_errata_from_a_f
     _screenshot(page, "docs-static-get-api-user")
 
     page.locator(".menu-content").get_by_role("link", name="Errata", exact=True).click()
-    expect(_heading(page, "Named tolerances")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(_heading(page, "Grafana versions")).to_be_visible(timeout=TIMEOUT_MS)
     entry_ids = re.findall(r"^### `([^`]+)`", errata_path.read_text(encoding="utf-8"), re.M)
     assert entry_ids, "docs/errata.md has no entries"
     _screenshot(page, "docs-static-errata")

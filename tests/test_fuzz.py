@@ -1,12 +1,15 @@
-"""Property-based fuzzing of every operation in openapi.yaml: no input may cause a 5xx.
+"""Property-based fuzzing of every operation in openapi.yaml: no input may cause a 5xx
+that Grafana does not send by design.
 
 schemathesis generates positive (schema-valid) and negative (schema-violating) requests
 for all operations of the contract: the explicit examples, the deterministic coverage
 cases (boundaries, wrong types, missing parts) and random cases. Every case is sent to
 two real servers at once - `python -m handlers` on a SQLite file and on PostgreSQL -
 so one generated case checks both stores (PostgreSQL refuses over-long strings and NUL
-bytes that SQLite takes, a classic source of 500s). Each answer must be below 500, and
-an error answer must be Grafana's JSON error, an object with a string `message`.
+bytes that SQLite takes, a classic source of 500s). Each answer must be below 500 -
+unless a version difference of the operation states that very 500 for the newest
+release, as Grafana answers some clashes and unknown users - and an error answer must be
+Grafana's JSON error, an object with a string `message`.
 
 The caller is the Grafana Admin, authenticated by a session cookie given in the schema
 configuration (so schemathesis can still send its unauthenticated negative cases). The
@@ -25,6 +28,7 @@ The run counts its requests; `test_the_fuzzer_sent_enough_requests` fails if few
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import secrets
 import socket
@@ -38,6 +42,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 
+import contract
 from contract import SPEC_PATH
 from handlers.passwords import keyed_hash
 from handlers.settings import Settings
@@ -72,11 +77,18 @@ schema = schemathesis.openapi.from_path(
 
 SENT: collections.Counter[str] = collections.Counter()
 STATUSES: collections.Counter[int] = collections.Counter()
+UNSTATED_5XX: collections.Counter[int] = collections.Counter()
+CONTRACT = contract.load()
 
 
-def fault(answer: httpx.Response) -> str | None:
-    """What is wrong with an answer: a 5xx, or an error that is not Grafana's JSON shape."""
+def fault(answer: httpx.Response, operation_id: str) -> str | None:
+    """What is wrong with an answer: a 5xx Grafana does not send by design (a version
+    difference of the operation states those), or an error not in Grafana's JSON shape."""
     if answer.status_code >= 500:
+        with contextlib.suppress(ValueError, AttributeError):
+            stated = (answer.status_code, answer.json().get("message"))
+            if stated in CONTRACT.stated(CONTRACT[operation_id]):
+                return None
         return f"server error {answer.status_code}: {answer.text[:300]}"
     if answer.status_code < 400:
         return None
@@ -186,7 +198,9 @@ def settle_oldest() -> None:
         else:
             SENT[case.operation.label] += 1
             STATUSES[answer.status_code] += 1
-            problem = fault(answer)
+            problem = fault(answer, str(case.operation.definition.raw["operationId"]))
+            if problem is not None and answer.status_code >= 500:
+                UNSTATED_5XX[answer.status_code] += 1
         if problem is not None:
             curl = case.as_curl_command(base_url=target.server.url)
             FAILURES.append(f"{case.operation.label} on {target.name}: {problem}\n    {curl}")
@@ -236,7 +250,7 @@ def test_the_fuzzer_sent_enough_requests(request: pytest.FixtureRequest) -> None
     total = sum(SENT.values())
     print(f"\nfuzz: {total} requests, statuses {dict(sorted(STATUSES.items()))}")
     assert total >= MIN_REQUESTS, f"only {total} requests: {dict(SENT)}"
-    assert not any(status >= 500 for status in STATUSES)
+    assert not UNSTATED_5XX, dict(UNSTATED_5XX)
     # The run tested what it claims only if its caller kept its session and rights.
     for target in request.getfixturevalue("targets"):
         me = target.client.get("/api/user", headers={"Cookie": f"grafana_session={ADMIN_SESSION}"})

@@ -203,9 +203,12 @@ def test_an_external_profile_carries_its_label() -> None:
     assert (body["isExternal"], body["authLabels"]) == (True, ["LDAP"])
 
 
-def test_a_lookup_profile_has_no_uid_labels_or_avatar() -> None:
-    body = views.lookup_profile(make_user(auth_labels=("LDAP",)))
-    assert (body["uid"], body["authLabels"], body["avatarUrl"], body["id"]) == ("", None, "", 7)
+@pytest.mark.parametrize("empty_uid", [True, False])
+def test_a_lookup_profile_has_no_labels_or_avatar_and_maybe_no_uid(empty_uid: bool) -> None:
+    user = make_user(auth_labels=("LDAP",))
+    body = views.lookup_profile(user, empty_uid=empty_uid)
+    uid = "" if empty_uid else user.uid
+    assert (body["uid"], body["authLabels"], body["avatarUrl"], body["id"]) == (uid, None, "", 7)
 
 
 def test_a_search_hit_renders_every_field() -> None:

@@ -344,6 +344,16 @@ class UserStore:
             ).one()
         return max((n or 0) for n in lengths)
 
+    def user_id_by_uid(self, uid: str) -> int:
+        """The id of the user (not service account) with this uid; UserNotFound if none."""
+        with self.db.read() as conn:
+            found = conn.execute(
+                select(U.c.id).where(U.c.uid == uid, U.c.is_service_account.is_(False))
+            ).scalar()
+        if found is None:
+            raise UserNotFound(uid)
+        return int(found)
+
     def is_external(self, user_id: int) -> bool:
         with self.db.read() as conn:
             return bool(self._labels(conn, [user_id]))

@@ -1,0 +1,161 @@
+"""How the server answers as one Grafana release.
+
+openapi.yaml states every version difference once (`x-grafana-differences`): which
+releases have it and what they answer. This module holds only the mechanisms that apply a
+difference; the statuses, messages and releases are read from the contract. A handler asks
+`answer(name)` for what the server's release answers in a difference's situation, or
+`holds(name)` whether the release has it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+from contract import Answer, Contract, Operation
+from handlers import deps
+from handlers.errors import ApiError, BadRequest
+
+UID_PATHS = "user-uid-in-paths"
+_GO_INT64 = re.compile(r"^[+-]?[0-9]+$")
+_INT64 = 2**63
+
+
+def holds(name: str) -> bool:
+    """Whether the release the server answers as has the named difference."""
+    return deps.app_context().spec.differs(name) is not None
+
+
+def answer(name: str) -> Answer:
+    """What the server's release answers in the named difference's situation."""
+    spec = deps.app_context().spec
+    difference = spec.differences[name]
+    found = difference.answer if difference.holds_in(spec.version) else difference.otherwise
+    if found is None:
+        raise LookupError(f"difference {name} states no answer for Grafana {spec.version}")
+    return found
+
+
+def error(name: str) -> ApiError:
+    """The error the server's release answers with in the named difference's situation."""
+    found = answer(name)
+    failure = ApiError(found.message)
+    failure.status_code = found.status
+    return failure
+
+
+def served_document(rules: Contract, document: dict[str, Any]) -> dict[str, Any]:
+    """The document as the release `rules` describes serves it: operations it does not
+    serve are left out (they answer 404 like unknown routes), fields it lacks are not
+    required, and the `user_id` path parameter is text, which the handler parses as
+    Grafana's do (after UserUidMiddleware resolved a uid, where the release takes uids)."""
+    served = copy.deepcopy(document)
+    schemas = served["components"]["schemas"]
+    for name in sorted(rules.active):
+        for schema, fields in rules.differences[name].relaxes.required.items():
+            required = schemas[schema].get("required", [])
+            schemas[schema]["required"] = [f for f in required if f not in fields]
+    for operation in rules.operations:
+        item = served["paths"][operation.path]
+        if not operation.served:
+            del item[operation.method.lower()]
+            if not set(item) & {"get", "put", "post", "delete", "patch"}:
+                del served["paths"][operation.path]
+        elif "user_id" in operation.path_parameters():
+            op = item[operation.method.lower()]
+            parameters = [*item.pop("parameters", []), *op.get("parameters", [])]
+            op["parameters"] = [
+                {**p, "schema": {"type": "string"}} if p.get("name") == "user_id" else p
+                for p in (_follow(served, p) for p in parameters)
+            ]
+    return served
+
+
+def takes_uids(rules: Contract, operation: Operation) -> bool:
+    return UID_PATHS in operation.differences and rules.differs(UID_PATHS) is not None
+
+
+def is_int64(value: str) -> bool:
+    """Whether Go's strconv.ParseInt(value, 10, 64) takes the text."""
+    return bool(_GO_INT64.match(value)) and -_INT64 <= int(value) < _INT64
+
+
+def as_user_ids(function: Callable[..., Any], operation: Operation) -> Callable[..., Any]:
+    """The handler, given `user_id` as an integer: the path's text, which is a Go int64
+    (or was made one by UserUidMiddleware where the release takes uids), or else the
+    parameter's 400 from the contract, as a handler that parses the id itself answers."""
+    message = operation.invalid.get("user_id", ("id is invalid", None))[0]
+
+    def convert(kwargs: dict[str, Any]) -> None:
+        value = str(kwargs["user_id"])
+        if not is_int64(value):
+            raise BadRequest(message)
+        kwargs["user_id"] = int(value)
+
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def converted_async(*args: Any, **kwargs: Any) -> Any:
+            convert(kwargs)
+            return await function(*args, **kwargs)
+
+        return converted_async
+
+    @functools.wraps(function)
+    def converted(*args: Any, **kwargs: Any) -> Any:
+        convert(kwargs)
+        return function(*args, **kwargs)
+
+    return converted
+
+
+def omitting_fields(
+    function: Callable[..., Any], rules: Contract, op: Operation
+) -> Callable[..., Any]:
+    """The handler, leaving out the response fields the release does not have (the
+    `required` fields its differences relax on this operation's body schema)."""
+    schema = (rules.body_schema(op) or "").strip("[]")
+    fields = {
+        field
+        for name in op.differences
+        if rules.differs(name) is not None
+        for field in rules.differences[name].relaxes.required.get(schema, ())
+    }
+    if not fields:
+        return function
+
+    def strip(result: Any) -> Any:
+        body, rest = (result[0], result[1:]) if isinstance(result, tuple) else (result, None)
+        items = body if isinstance(body, list) else [body]
+        for item in items:
+            if isinstance(item, dict):
+                for field in fields:
+                    item.pop(field, None)
+        return (body, *rest) if rest is not None else body
+
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def stripped_async(*args: Any, **kwargs: Any) -> Any:
+            return strip(await function(*args, **kwargs))
+
+        return stripped_async
+
+    @functools.wraps(function)
+    def stripped(*args: Any, **kwargs: Any) -> Any:
+        return strip(function(*args, **kwargs))
+
+    return stripped
+
+
+def _follow(document: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = document
+        for part in str(node["$ref"]).removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
