@@ -8,7 +8,7 @@ CLIENTS_PYTEST := $(CLIENTS)/python -m pytest -o addopts="-ra --strict-markers" 
   -W ignore::pytest.PytestConfigWarning tests/clients
 PYTEST_ARGS ?=
 BASE_URL ?= http://127.0.0.1:3000
-ADMIN_AUTH ?= admin:admin
+ADMIN_AUTH ?=
 
 .PHONY: serve install test test-clients check lint test-pg conformance docs stubs spec-digest bench clean help
 
@@ -61,6 +61,7 @@ test-pg: install  ## run the server's tests on PostgreSQL only (starts a private
 	USERAPI_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests -m postgres $(PYTEST_ARGS)
 
 conformance: install  ## run the conformance suite against BASE_URL (ADMIN_AUTH=login:password)
+	@test -n "$(ADMIN_AUTH)" || { echo "make conformance needs ADMIN_AUTH=LOGIN:PASSWORD (a Grafana Admin's)" >&2; exit 2; }
 	$(BIN)/python -m conformance --base-url $(BASE_URL) --admin-auth $(ADMIN_AUTH) $(ARGS)
 
 docs: install  ## build the static API docs into build/docs/

@@ -15,7 +15,8 @@ import pytest
 
 # Imported before pytest starts, so pytest does not rewrite (and recompile) them per run.
 import conformance.plugin  # noqa: F401
-from conformance import options
+import contract
+from conformance import fingerprints, options
 from conformance.runner import run_suite
 
 DEFAULT_APP = "handlers.app:create_test_app"
@@ -30,10 +31,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--base-url", help="the server to test, e.g. http://localhost:3000")
     parser.add_argument(
         "--admin-auth",
-        default="admin:admin",
         metavar="LOGIN:PASSWORD",
-        help="a Grafana Admin's credentials (used only to create and remove "
-        "the run's throwaway fixtures; default admin:admin)",
+        help="a Grafana Admin's credentials, used only to create and remove the run's "
+        "throwaway fixtures; required with --base-url (admin:admin for the in-process app)",
     )
     parser.add_argument(
         "--app",
@@ -58,7 +58,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="named tolerances to apply (see README)",
     )
-    parser.add_argument("--grafana-version", help="apply the tolerances of this Grafana version")
+    parser.add_argument(
+        "--grafana-version",
+        metavar="VERSION",
+        help="the Grafana release the target should answer as: a release the contract lists "
+        "(10.4, 11, 11.4, 12, ...; a major means its last listed minor; default the newest) "
+        "or `auto`: run the version fingerprints first and test as the release they and "
+        "/api/health agree on",
+    )
     parser.add_argument(
         "--report-dir",
         type=Path,
@@ -86,7 +93,6 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def pytest_args(args: argparse.Namespace) -> list[str]:
     found = [
-        f"--admin-auth={args.admin_auth}",
         f"--profile={args.profile}",
         f"--report-dir={args.report_dir}",
         f"--junitxml={args.report_dir / 'junit.xml'}",
@@ -96,6 +102,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         "ignore::DeprecationWarning",
     ]
     found.append(f"--base-url={args.base_url}" if args.base_url else f"--app={args.app}")
+    if args.admin_auth:
+        found.append(f"--admin-auth={args.admin_auth}")
     found += [f"--tolerate={name}" for name in args.tolerate]
     found += [f"--operation={name}" for name in args.operation]
     if args.seed is not None:
@@ -120,11 +128,54 @@ def reachable(base_url: str) -> str | None:
     return None
 
 
+def detect(args: argparse.Namespace) -> str | None:
+    """`--grafana-version auto`: run the version fingerprints (as the newest release) and
+    choose the release they and /api/health agree on; None when the pass cannot run."""
+    spec = contract.load()
+    probe = argparse.Namespace(**{**vars(args), "grafana_version": None, "keyword": None})
+    probe.report_dir = args.report_dir / "fingerprints"
+    outcome = run_suite(pytest_args(probe), modules=["test_versions.py"])
+    if not outcome.fingerprints:
+        print(f"conformance: auto: the fingerprint pass failed to run (exit {outcome.exit_code})")
+        return None
+    matching = fingerprints.releases_matching(spec, outcome.fingerprints)
+    health = outcome.health_version or "?"
+    try:
+        named: str | None = spec.versions.resolve(health.partition("-")[0])
+    except ValueError:
+        named = None
+    if named in matching:
+        chosen, verdict = str(named), f"behaves as {', '.join(matching)}"
+    elif matching:
+        chosen, verdict = matching[-1], f"behaves as {', '.join(matching)} (not as it says)"
+    else:
+        chosen = named or spec.versions.newest
+        odd = sorted(n for n, holds in outcome.fingerprints.items() if holds is None)
+        verdict = "behaves as none of the listed releases" + (
+            f" (answers as no release to: {', '.join(odd)})" if odd else ""
+        )
+    print(
+        f"conformance: auto: /api/health says {health}; the target {verdict}; testing as {chosen}"
+    )
+    return chosen
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    if args.base_url and not args.admin_auth:
+        print(
+            "conformance: --base-url needs --admin-auth LOGIN:PASSWORD (a Grafana Admin's; "
+            "never defaulted for a real server)",
+            file=sys.stderr,
+        )
+        return 2
     if args.base_url and (problem := reachable(args.base_url)):
         print(f"conformance: {problem}", file=sys.stderr)
         return 2
+    if args.grafana_version == "auto":
+        args.grafana_version = detect(args)
+        if args.grafana_version is None:
+            return 2
     outcome = run_suite(pytest_args(args))
     report = args.report_dir / "report.md"
     if outcome.exit_code == pytest.ExitCode.OK:

@@ -112,12 +112,20 @@ def from_config(config: pytest.Config) -> RunOptions:
     """Read and validate the options; a bad value is a usage error (exit code 2 in the CLI)."""
     base_url = _pick(config, "base_url", "CONFORMANCE_BASE_URL")
     app = _pick(config, "app", "CONFORMANCE_APP") or (str(config.getini("conformance_app")) or None)
-    admin = _pick(config, "admin_auth", "CONFORMANCE_ADMIN_AUTH", "admin:admin") or ""
+    if base_url is None and app is None:
+        raise pytest.UsageError("give --base-url URL, or --app module:factory (or conformance_app)")
+    # Never a default password against a real server: only the in-process app has one.
+    admin = _pick(
+        config, "admin_auth", "CONFORMANCE_ADMIN_AUTH", None if base_url else "admin:admin"
+    )
+    if admin is None:
+        raise pytest.UsageError(
+            "--base-url needs --admin-auth LOGIN:PASSWORD (a Grafana Admin's; never defaulted "
+            "for a real server)"
+        )
     login, sep, password = admin.partition(":")
     if not (sep and login and password):
         raise pytest.UsageError("--admin-auth must be LOGIN:PASSWORD")
-    if base_url is None and app is None:
-        raise pytest.UsageError("give --base-url URL, or --app module:factory (or conformance_app)")
     spec_path = Path(_pick(config, "spec", "CONFORMANCE_SPEC") or contract.SPEC_PATH)
     if not spec_path.is_file():
         raise pytest.UsageError(f"contract not found: {spec_path}")
@@ -125,6 +133,11 @@ def from_config(config: pytest.Config) -> RunOptions:
     names = [n for opt in config.getoption("tolerate") for n in opt.split(",") if n]
     names += [n for n in os.environ.get("CONFORMANCE_TOLERATE", "").split(",") if n]
     asked = _pick(config, "grafana_version", "CONFORMANCE_GRAFANA_VERSION")
+    if asked == "auto":
+        raise pytest.UsageError(
+            "--grafana-version auto needs `python -m conformance`, which runs the version "
+            "fingerprints first; with pytest, name the release (e.g. 11.6)"
+        )
     try:
         version = spec.versions.resolve(asked) if asked else spec.versions.newest
         applied = tolerances.resolve(names, version, spec)

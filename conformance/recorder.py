@@ -31,6 +31,9 @@ class Recorder:
     requests: int = 0
     current_test: str = "-"
     last_answer: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # version difference -> whether the target has it (None: answers as no release)
+    fingerprints: dict[str, bool | None] = field(default_factory=dict)
+    health_version: str | None = None  # what the target's /api/health says
 
     def observe(self, method: str, path: str, status: int) -> None:
         """Count a response to a concrete request (routed by the contract's paths)."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
+from conformance import fingerprints
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
 
@@ -53,6 +54,7 @@ def markdown(options: RunOptions, recorder: Recorder, state: Mapping[str, object
         for name in sorted(options.tolerances)
     ]
     lines += [f"* Always: {ALWAYS}", ""]
+    lines += version_section(options, recorder)
     groups = _grouped(recorder.deviations)
     lines += [f"## Deviations ({sum(len(g) for g in groups.values())})", ""]
     if not groups:
@@ -98,6 +100,41 @@ def markdown(options: RunOptions, recorder: Recorder, state: Mapping[str, object
     return "\n".join(lines) + "\n"
 
 
+def behaves_as(options: RunOptions, recorder: Recorder) -> str:
+    """Which listed Grafana releases the target's fingerprints agree with, in words."""
+    if not recorder.fingerprints:
+        return "not measured (the version fingerprints did not run)"
+    matching = fingerprints.releases_matching(options.contract, recorder.fingerprints)
+    if matching:
+        return ", ".join(matching)
+    return "none of the listed releases"
+
+
+def version_section(options: RunOptions, recorder: Recorder) -> list[str]:
+    """The Grafana release expected, and what each version fingerprint saw."""
+    lines = [
+        "## Grafana release",
+        "",
+        f"* Expected: {options.grafana_version}",
+        f"* /api/health says: {recorder.health_version or 'not asked'}",
+        f"* The target behaves as: {behaves_as(options, recorder)}",
+        "",
+    ]
+    if recorder.fingerprints:
+        spec = options.contract
+        lines += [
+            "| Difference | Releases with it | Target has it | Expected |",
+            "|---|---|---|---|",
+        ]
+        for name, holds in sorted(recorder.fingerprints.items()):
+            difference = spec.differences[name]
+            has = "answers as no release" if holds is None else ("yes" if holds else "no")
+            expected = "yes" if difference.holds_in(options.grafana_version) else "no"
+            lines.append(f"| `{name}` | {difference.span} | {has} | {expected} |")
+        lines.append("")
+    return lines
+
+
 def write(
     directory: Path, options: RunOptions, recorder: Recorder, state: Mapping[str, object]
 ) -> None:
@@ -108,6 +145,10 @@ def write(
         "unobserved": recorder.unobserved(),
         "deviations": [asdict(d) for d in recorder.deviations],
         "grafanaVersion": options.grafana_version,
+        "fingerprints": recorder.fingerprints,
+        "behavesAs": fingerprints.releases_matching(options.contract, recorder.fingerprints)
+        if recorder.fingerprints
+        else None,
         "tolerances": sorted(options.tolerances),
     }
     (directory / "observed.json").write_text(json.dumps(data, indent=2), encoding="utf-8")

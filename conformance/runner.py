@@ -21,6 +21,8 @@ class Outcome:
     passed: int = 0
     deviations: list[Deviation] = field(default_factory=list)
     unobserved: dict[str, list[int]] = field(default_factory=dict)
+    fingerprints: dict[str, bool | None] = field(default_factory=dict)
+    health_version: str | None = None
 
     def failure_text(self) -> str:
         """Every failing test id and its failure, as one searchable text."""
@@ -46,6 +48,8 @@ class _Collector:
         if recorder is not None:
             self.outcome.deviations = list(recorder.deviations)
             self.outcome.unobserved = recorder.unobserved()
+            self.outcome.fingerprints = dict(recorder.fingerprints)
+            self.outcome.health_version = recorder.health_version
 
 
 def run_suite(args: Sequence[str], modules: Sequence[str] = ()) -> Outcome:

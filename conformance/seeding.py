@@ -36,6 +36,7 @@ class Seeder:
         self.prefix = prefix
         self.admin = target.client(target.admin)
         self.ledger = Ledger()
+        self.created: dict[int, Any] = {}  # user id -> what POST /api/admin/users answered
 
     def user(
         self,
@@ -56,6 +57,7 @@ class Seeder:
             body["orgId"] = org_id
         created = expect(self.admin.post("/api/admin/users", json=body), 200, f"create {login}")
         self.ledger.users.append(created["id"])
+        self.created[created["id"]] = created
         return Account(
             id=created["id"],
             login=login,

@@ -18,6 +18,8 @@ from tests.support.conformance_env import clear_conformance_environment
 from tests.support.postgres import free_port
 from tests.support.servers import serve_in_thread
 
+ADMIN = ["--admin-auth", "admin:admin"]  # the throwaway reference server's admin
+
 
 @pytest.fixture(autouse=True)
 def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +37,7 @@ def test_the_whole_suite_passes_against_the_reference_server_on_a_port(
     server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = time.monotonic()
-    outcome = run_suite(["--base-url", server, "--report-dir", str(tmp_path), "-q"])
+    outcome = run_suite([*ADMIN, "--base-url", server, "--report-dir", str(tmp_path), "-q"])
     elapsed = time.monotonic() - started
     assert outcome.exit_code == pytest.ExitCode.OK, outcome.failure_text()[:5000]
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
@@ -52,7 +54,7 @@ def test_the_whole_suite_passes_against_the_reference_server_on_a_port(
 def test_the_command_line_writes_junit_and_the_report_and_exits_0(
     server: str, tmp_path: Path
 ) -> None:
-    code = main(["--base-url", server, "--report-dir", str(tmp_path), "-k", "getHealth"])
+    code = main([*ADMIN, "--base-url", server, "--report-dir", str(tmp_path), "-k", "getHealth"])
     assert code == 0
     assert "getHealth" in (tmp_path / "junit.xml").read_text(encoding="utf-8")
     observed = json.loads((tmp_path / "observed.json").read_text(encoding="utf-8"))
@@ -62,14 +64,34 @@ def test_the_command_line_writes_junit_and_the_report_and_exits_0(
 
 def test_the_command_line_exits_2_when_the_server_cannot_be_reached(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    assert main(["--base-url", url, "--report-dir", str(tmp_path)]) == 2
+    assert main([*ADMIN, "--base-url", url, "--report-dir", str(tmp_path)]) == 2
 
 
-def test_the_command_line_exits_2_on_an_unknown_tolerance(server: str, tmp_path: Path) -> None:
-    assert (
-        main(["--base-url", server, "--report-dir", str(tmp_path), "--tolerate", "no-such-thing"])
-        == 2
-    )
+def test_the_command_line_exits_2_on_an_unknown_tolerance(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--base-url", server, "--report-dir", str(tmp_path)]
+    assert main([*ADMIN, *args, "--tolerate", "no-such-thing"]) == 2
+    assert "unknown difference 'no-such-thing'" in capsys.readouterr().out
+
+
+def test_a_real_server_is_never_sent_a_default_admin_password(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--base-url", server, "--report-dir", str(tmp_path)]) == 2
+    assert "--base-url needs --admin-auth" in capsys.readouterr().err
+    outcome = run_suite(["--base-url", server, "--report-dir", str(tmp_path), "-k", "getHealth"])
+    assert outcome.exit_code == pytest.ExitCode.INTERRUPTED  # refused while collecting
+    assert "--base-url needs --admin-auth" in capsys.readouterr().out
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_the_command_line_exits_2_on_a_release_the_contract_does_not_describe(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*ADMIN, "--base-url", server, "--report-dir", str(tmp_path)]
+    assert main([*args, "--grafana-version", "9.5"]) == 2
+    assert "Grafana 9.5 is not described by the contract" in capsys.readouterr().out
 
 
 def test_the_command_line_exits_2_when_the_admin_credentials_are_wrong(
@@ -94,7 +116,7 @@ def test_the_command_line_exits_2_when_the_admin_credentials_are_wrong(
 def test_fail_on_unobserved_fails_a_run_that_leaves_documented_statuses_unproduced(
     server: str, tmp_path: Path
 ) -> None:
-    args = ["--base-url", server, "--report-dir", str(tmp_path), "-k", "getHealth"]
+    args = [*ADMIN, "--base-url", server, "--report-dir", str(tmp_path), "-k", "getHealth"]
     assert main([*args, "--fail-on-unobserved"]) == 1
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| getUserByID | 200" in report  # listed among the statuses never observed
