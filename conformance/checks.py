@@ -68,8 +68,13 @@ class People:
 def error_bodies_are_grafana_messages(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
 ) -> None:
-    """Every error, documented or not, is a JSON object with a string `message`."""
+    """Every error, documented or not, is a JSON object with a string `message` - except
+    Grafana's 404 web page for a path outside /api."""
     if response.status_code < 400:
+        return
+    path = urlsplit(str(response.request.url)).path
+    web_page = str(response.headers.get("content-type", [""])[0]).startswith("text/html")
+    if response.status_code == 404 and web_page and not path.startswith("/api/"):
         return
     body = _json(response)
     if not (isinstance(body, dict) and isinstance(body.get("message"), str)):

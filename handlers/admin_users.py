@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import deps, versions, views
+from handlers import deps, sessions, versions, views
 from handlers.errors import ApiError, BadRequest, NotFound, PreconditionFailed
 from handlers.passwords import encode_password, random_string, too_short
 from handlers.store import LastAdmin, LoginConflict, OrgNotFound, UserNotFound
@@ -103,3 +103,30 @@ def admin_disable_user(user_id: int) -> JSON:
 def admin_enable_user(user_id: int) -> JSON:
     _set_disabled(user_id, False)
     return views.message("User enabled")
+
+
+def admin_logout_user(user_id: int) -> JSON:
+    store = deps.store()
+    _existing(user_id)
+    if user_id == deps.caller().user_id:
+        raise BadRequest("You cannot logout yourself")
+    store.revoke_all_sessions(user_id)
+    return views.message("User logged out")
+
+
+def admin_get_user_auth_tokens(user_id: int) -> list[JSON]:
+    _existing(user_id)
+    return sessions.sessions_of(user_id)
+
+
+def admin_revoke_user_auth_token(user_id: int, body: JSON) -> JSON:
+    _existing(user_id)
+    return sessions.revoke_session(user_id, body)
+
+
+def _existing(user_id: int) -> None:
+    """Grafana reads the user first: an unknown one is 404 "User not found"."""
+    try:
+        deps.store().get_user(user_id)
+    except UserNotFound:
+        raise NotFound("User not found") from None

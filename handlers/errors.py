@@ -32,6 +32,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope
 
+from handlers import pages
 from handlers.deps import app_context
 
 log = logging.getLogger("handlers")
@@ -202,6 +203,8 @@ def _problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     if status == HTTPStatus.UNAUTHORIZED:
         text = "Unauthorized"  # connexion's "No authorization token provided" and friends
     elif status in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):
+        if not pages.is_api(request.url.path):
+            return pages.not_found(request.url.path)
         status, text = HTTPStatus.NOT_FOUND, "Not found"
     elif status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
         status, text = HTTPStatus.BAD_REQUEST, "bad request data"

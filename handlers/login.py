@@ -9,12 +9,16 @@ from typing import Any
 from connexion import request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from handlers import deps
+from handlers import deps, pages
 from handlers.auth import DAY, client_ip, user_identity, verify_password
 from handlers.errors import BadRequest
 from handlers.passwords import keyed_hash
 
 JSON = dict[str, Any]
+
+
+def get_login_page() -> Response:
+    return pages.login_page()
 
 
 def login(body: JSON) -> Response:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
-from handlers import deps, versions, views
+from handlers import deps, sessions, versions, views
 from handlers.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from handlers.passwords import encode_password, password_matches, too_short
 from handlers.profiles import apply_update, profile, profile_of
-from handlers.store import DashboardNotFound, NotAMember, TokenNotFound
+from handlers.store import DashboardNotFound, NotAMember
 
 JSON = dict[str, Any]
-DAY = 24 * 3600
 
 
 def get_signed_in_user() -> JSON:
@@ -126,28 +124,9 @@ def get_stars() -> list[str]:
     return deps.store().starred_uids(who.user_id, who.org_id)
 
 
-def _session_window() -> dict[str, int]:
-    now, settings = int(time.time()), deps.settings()
-    return {
-        "created_after": now - settings.login_max_lifetime_days * DAY,
-        "seen_after": now - settings.login_max_inactive_days * DAY,
-    }
-
-
 def get_user_auth_tokens() -> list[JSON]:
-    who = deps.caller()
-    tokens = deps.store().list_sessions(who.user_id, **_session_window())
-    return [views.auth_token(t, current_session=who.session_id) for t in tokens]
+    return sessions.sessions_of(deps.caller().user_id)
 
 
 def revoke_user_auth_token(body: JSON) -> JSON:
-    who = deps.caller()
-    store = deps.store()
-    try:
-        token = store.get_session(who.user_id, int(body.get("authTokenId") or 0))
-    except TokenNotFound:
-        raise NotFound("User auth token not found") from None
-    if token.id == who.session_id:
-        raise BadRequest("Cannot revoke active user auth token")
-    store.delete_session(token.id)
-    return views.message("User auth token revoked")
+    return sessions.revoke_session(deps.caller().user_id, body)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from handlers import deps, versions, views
 from handlers.errors import BadRequest, NotFound, Unauthorized
 from handlers.profiles import apply_update, profile
 from handlers.store import NotAMember, PatternTooLong, UserNotFound
+from handlers.store.db import utcnow
 from handlers.store.users import SORT_COLUMNS
 
 JSON = dict[str, Any]
@@ -27,13 +29,25 @@ def _parse_sort(sort: str | None) -> list[tuple[str, bool]]:
     return options
 
 
-def _search(perpage: int, page: int, query: str | None, sort: str | None) -> JSON:
+# What Go's strconv.ParseBool reads as true; anything else leaves the filter off.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+ACTIVE_DAYS = 30
+
+
+def _search(
+    perpage: int, page: int, query: str | None, sort: str | None, active: str | None
+) -> JSON:
     # Grafana: a page size of zero or less means 1000, a page below 1 means 1.
     per_page = perpage if perpage > 0 else SEARCH_PAGE_SIZE
     page = max(page, 1)
+    since = utcnow() - timedelta(days=ACTIVE_DAYS) if active in _GO_TRUE else None
     try:
         result = deps.store().search_users(
-            query=query or "", page=page, per_page=per_page, sort=_parse_sort(sort)
+            query=query or "",
+            page=page,
+            per_page=per_page,
+            sort=_parse_sort(sort),
+            active_since=since,
         )
     except PatternTooLong:  # beyond the database's limit: the client's fault, not a 500
         raise BadRequest() from None
@@ -50,8 +64,9 @@ def search_users(
     page: int = 1,
     query: str | None = None,
     sort: str | None = None,
+    active_last30_days: str | None = None,
 ) -> list[JSON]:
-    users: list[JSON] = _search(perpage, page, query, sort)["users"]
+    users: list[JSON] = _search(perpage, page, query, sort, active_last30_days)["users"]
     return users
 
 
@@ -60,8 +75,9 @@ def search_users_with_paging(
     page: int = 1,
     query: str | None = None,
     sort: str | None = None,
+    active_last30_days: str | None = None,
 ) -> JSON:
-    return _search(perpage, page, query, sort)
+    return _search(perpage, page, query, sort, active_last30_days)
 
 
 def get_user_by_login_or_email(login_or_email: str) -> JSON:

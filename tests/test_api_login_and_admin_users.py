@@ -194,6 +194,17 @@ def test_creating_a_user_whose_login_or_email_is_taken_fails_a_precondition(
     assert (response.status_code, response.json()) == (412, message(text))
 
 
+def test_a_new_login_may_be_another_users_email_as_in_grafana(admin: TestClient) -> None:
+    """Grafana compares a new login with logins and a new e-mail with e-mails only."""
+    jane = create_user(admin, "jane")  # e-mail jane@example.com
+    body = {"login": "jane@example.com", "email": "jane", "password": PASSWORD}
+    response = admin.post("/api/admin/users", json=body)
+    assert response.status_code == 200, response.text
+    other = admin.get(f"/api/users/{response.json()['id']}").json()
+    assert (other["login"], other["email"]) == ("jane@example.com", "jane")
+    assert admin.get(f"/api/users/{jane}").json()["login"] == "jane"
+
+
 @pytest.mark.parametrize(
     "body",
     [{"login": "jane"}, {"login": "jane", "password": ""}, {"login": "jane", "password": 1234}],

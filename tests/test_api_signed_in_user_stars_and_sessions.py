@@ -311,3 +311,85 @@ def test_a_logged_out_session_is_no_longer_listed(admin: TestClient, app: Any) -
     phone.get("/logout", follow_redirects=False)
     response = laptop.get("/api/user/auth-tokens")
     assert (response.status_code, len(response.json())) == (200, 1)
+
+
+# -- /api/admin/users/{user_id}/logout, auth-tokens, revoke-auth-token -----------------
+
+
+def test_an_admin_lists_a_users_sessions_none_of_them_active(admin: TestClient, app: Any) -> None:
+    jane = create_user(admin, "jane")
+    browser = session(app, "jane")
+    own = browser.get("/api/user/auth-tokens").json()
+    listed = admin.get(f"/api/admin/users/{jane}/auth-tokens")
+    assert listed.status_code == 200
+    assert [t["id"] for t in listed.json()] == [t["id"] for t in own]
+    assert [t["isActive"] for t in listed.json()] == [False]
+
+
+def test_an_admin_signs_a_user_out_of_every_session(admin: TestClient, app: Any) -> None:
+    jane = create_user(admin, "jane")
+    browsers = [session(app, "jane"), session(app, "jane")]
+    response = admin.post(f"/api/admin/users/{jane}/logout")
+    assert (response.status_code, response.json()) == (200, message("User logged out"))
+    for browser in browsers:
+        assert browser.get("/api/user").status_code == 401
+    assert admin.get(f"/api/admin/users/{jane}/auth-tokens").json() == []
+    assert admin.get("/api/user", auth=JANE).status_code == 200  # basic auth is no session
+
+
+def test_an_admin_cannot_sign_itself_out(admin: TestClient) -> None:
+    response = admin.post("/api/admin/users/1/logout")
+    assert (response.status_code, response.json()) == (400, message("You cannot logout yourself"))
+
+
+def test_an_admin_revokes_one_session_of_a_user(admin: TestClient, app: Any) -> None:
+    jane = create_user(admin, "jane")
+    first, second = session(app, "jane"), session(app, "jane")
+    tokens = token_ids(admin.get(f"/api/admin/users/{jane}/auth-tokens"))
+    response = admin.post(
+        f"/api/admin/users/{jane}/revoke-auth-token", json={"authTokenId": tokens[0]}
+    )
+    assert (response.status_code, response.json()) == (200, message("User auth token revoked"))
+    assert (first.get("/api/user").status_code, second.get("/api/user").status_code) == (401, 200)
+    again = admin.post(
+        f"/api/admin/users/{jane}/revoke-auth-token", json={"authTokenId": tokens[0]}
+    )
+    assert (again.status_code, again.json()) == (404, message("User auth token not found"))
+
+
+def test_an_admin_cannot_revoke_another_users_session_through_the_wrong_user(
+    admin: TestClient, app: Any
+) -> None:
+    jane, bob = create_user(admin, "jane"), create_user(admin, "bob")
+    session(app, "jane")
+    [token] = token_ids(admin.get(f"/api/admin/users/{jane}/auth-tokens"))
+    response = admin.post(f"/api/admin/users/{bob}/revoke-auth-token", json={"authTokenId": token})
+    assert (response.status_code, response.json()) == (404, message("User auth token not found"))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/admin/users/999/logout", None),
+        ("GET", "/api/admin/users/999/auth-tokens", None),
+        ("POST", "/api/admin/users/999/revoke-auth-token", {"authTokenId": 1}),
+        ("GET", "/api/admin/users/no-such-uid/auth-tokens", None),
+    ],
+)
+def test_the_admin_session_routes_say_user_not_found_for_an_unknown_user(
+    admin: TestClient, method: str, path: str, body: Any
+) -> None:
+    response = admin.request(method, path, json=body)
+    assert (response.status_code, response.json()) == (404, message("User not found"))
+
+
+def test_the_admin_session_routes_need_a_grafana_admin(admin: TestClient) -> None:
+    jane = create_user(admin, "jane")
+    for method, path in [
+        ("POST", f"/api/admin/users/{jane}/logout"),
+        ("GET", f"/api/admin/users/{jane}/auth-tokens"),
+        ("POST", f"/api/admin/users/{jane}/revoke-auth-token"),
+    ]:
+        response = admin.request(method, path, auth=JANE, json={"authTokenId": 1})
+        assert response.status_code == 403, (path, response.text)
+        assert response.json()["title"] == "Access denied"

@@ -280,6 +280,29 @@ def test_search_sorts_by_each_of_the_eight_options(
     assert (response.status_code, logins(response)) == (200, expected)
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("true", ["admin", "recent"]),
+        ("T", ["admin", "recent"]),
+        ("1", ["admin", "recent"]),
+        ("false", ["admin", "old", "recent"]),
+        ("yes", ["admin", "old", "recent"]),  # not a Go bool: ignored
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/users/search", "/api/users"])
+def test_active_last_30_days_keeps_users_seen_in_the_last_30_days(
+    admin: TestClient, store: Store, path: str, value: str, expected: list[str]
+) -> None:
+    now = utcnow()
+    recent, old = create_user(admin, "recent"), create_user(admin, "old")
+    set_columns(store, recent, last_seen_at=now - timedelta(days=29))
+    set_columns(store, old, last_seen_at=now - timedelta(days=31))
+    response = admin.get(path, params={"activeLast30Days": value})
+    assert response.status_code == 200
+    assert logins(response) == expected
+
+
 def test_search_applies_sort_options_in_grafanas_fixed_priority(admin: TestClient) -> None:
     create_user(admin, "bob", name="same")
     create_user(admin, "amy", name="same")

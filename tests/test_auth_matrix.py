@@ -66,6 +66,7 @@ class Caller:
     login: str = ""  # for requests about the caller itself
     password: str = PASSWORD
     spare_session: int = 0  # one of the caller's sessions that it may revoke
+    second_spare: int = 0  # another one (revoked through the admin route)
 
     def grants(self, operation: contract.Operation) -> bool:
         if not operation.secured:
@@ -152,6 +153,7 @@ def sample(operation_id: str, w: World, me: Caller) -> tuple[str, dict[str, Any]
         "unstarDashboardByUID": (f"/api/user/stars/dashboard/uid/{w.dashboard_uid}", None),
         "getUserAuthTokens": ("/api/user/auth-tokens", None),
         "revokeUserAuthToken": ("/api/user/revoke-auth-token", {"authTokenId": me.spare_session}),
+        "getLoginPage": ("/login", None),
         "login": ("/login", {"user": w.login_user, "password": PASSWORD}),
         "logout": ("/logout", None),
         "adminCreateUser": ("/api/admin/users", {"login": "created", "password": "pw-123"}),
@@ -163,6 +165,13 @@ def sample(operation_id: str, w: World, me: Caller) -> tuple[str, dict[str, Any]
         ),
         "adminDisableUser": (f"/api/admin/users/{w.target}/disable", None),
         "adminEnableUser": (f"/api/admin/users/{w.target}/enable", None),
+        "adminLogoutUser": (f"/api/admin/users/{w.target}/logout", None),
+        "adminGetUserAuthTokens": (f"/api/admin/users/{w.target}/auth-tokens", None),
+        # The admin (id 1) revoking one of its own spare sessions; others are refused first.
+        "adminRevokeUserAuthToken": (
+            "/api/admin/users/1/revoke-auth-token",
+            {"authTokenId": me.second_spare},
+        ),
         "createOrg": ("/api/orgs", {"name": "created org"}),
         "deleteOrgByID": (f"/api/orgs/{w.doomed_org}", None),
         "addOrgUser": ("/api/orgs/1/users", {"loginOrEmail": w.joiner, "role": "Viewer"}),
@@ -195,6 +204,7 @@ def make_caller(name: str, app: Any, admin: TestClient, store: Store) -> Caller:
             login="admin",
             password="admin",
             spare_session=spare_session(app, "admin", "admin"),
+            second_spare=spare_session(app, "admin", "admin"),
         )
     if name == "plain-user":
         create_user(admin, "plain")

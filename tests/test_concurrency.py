@@ -9,10 +9,10 @@ unstarring dashboards, and logging in a second session only to revoke it again.
 Each client remembers what the server acknowledged (2xx). Afterwards the server's state
 must be exactly what those acknowledgements imply, for every user: profile, active org,
 password, stars and live sessions (no lost update). Then, in bursts, all clients claim one
-fresh value at the same instant, half as login and half as e-mail: exactly one may win.
-No two users may ever share a login,
-an e-mail, or have one's login be another's e-mail (Grafana's conflict rule), and no
-request may fail with a 5xx or go unanswered.
+fresh value at the same instant, half as login and half as e-mail: exactly one may win it
+as a login and one as an e-mail (Grafana's conflict rule compares logins with logins and
+e-mails with e-mails). No two users may ever share a login or an e-mail, and no request
+may fail with a 5xx or go unanswered.
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ CLIENTS = 16
 SECONDS = 10.0
 ORGS = 3  # the main org and two more; every user belongs to all of them
 DASHBOARDS = 4
-# Values every client tries to take, as a login or as an e-mail: constant conflicts.
-CONTESTED = [f"contested-{n}@example.com" for n in range(5)]
+# Values every client tries to take, as a login or as an e-mail: constant conflicts. No
+# "@" in them: one client's login may be another's e-mail (Grafana's rule), and a name
+# with "@" signs in as the user whose e-mail it is.
+CONTESTED = [f"contested-{n}" for n in range(5)]
 TIMEOUT = 30.0
 # Rounds in which all clients claim one value at once. A check-then-write race that let
 # two claims through in a quarter of the rounds is caught with 99.7 % probability.
@@ -189,10 +191,10 @@ def work(run: Run, client: Client, deadline: float) -> int:
 
 def contested_bursts(run: Run, clients: list[Client], rounds: int) -> None:
     """All clients claim one fresh value at the same instant, half of them as their login
-    and half as their e-mail: exactly one may win each round."""
+    and half as their e-mail: exactly one of each half may win each round."""
     barrier = threading.Barrier(len(clients))
     for round_number in range(rounds):
-        value = f"burst-{round_number}@example.com"
+        value = f"burst-{round_number}"  # no "@", as CONTESTED
         winners: list[int] = []
 
         def claim(client: Client, value: str = value, winners: list[int] = winners) -> None:
@@ -212,7 +214,11 @@ def contested_bursts(run: Run, clients: list[Client], rounds: int) -> None:
             thread.start()
         for thread in threads:
             thread.join(timeout=2 * TIMEOUT)
-        assert len(winners) == 1, f"round {round_number}: {value!r} taken by clients {winners}"
+        as_login = [n for n in winners if n % 2 == 0]
+        as_email = [n for n in winners if n % 2 == 1]
+        assert (len(as_login), len(as_email)) == (1, 1), (
+            f"round {round_number}: {value!r} taken as login by {as_login}, as e-mail by {as_email}"
+        )
 
 
 def set_up(run: Run, admin: httpx.Client) -> list[Client]:
@@ -289,12 +295,6 @@ def check_final_state(run: Run, clients: list[Client], database_url: str) -> int
     emails = {account.email: account.id for account in accounts}
     assert len(set(logins)) == len(logins) == distinct, "two users share a login"
     assert len(emails) == len(accounts), "two users share an e-mail"
-    crossed = [
-        (account.id, emails[account.login], account.login)
-        for account in accounts
-        if emails.get(account.login, account.id) != account.id
-    ]
-    assert not crossed, f"a user's login is another user's e-mail: {crossed}"
     return checked
 
 

@@ -61,7 +61,7 @@ def test_every_error_is_json_with_a_message(
 # -- routing ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/api/nope", "/api/users/1/nope", "/api/user/stars/x/y", "/nope"])
+@pytest.mark.parametrize("path", ["/api/nope", "/api/users/1/nope", "/api/user/stars/x/y"])
 def test_an_unknown_path_is_not_found(admin: TestClient, path: str) -> None:
     response = admin.get(path)
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
@@ -83,6 +83,23 @@ def test_a_wrong_method_is_not_found_because_grafana_has_no_405(
 ) -> None:
     response = admin.request(method, path)
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("PUT", "/login"), ("GET", "/a/b")])
+def test_outside_api_an_unknown_path_or_method_is_grafanas_404_web_page(
+    client: TestClient, method: str, path: str
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Page not found" in response.text
+
+
+def test_the_login_page_is_html_and_posts_to_the_login_route(client: TestClient) -> None:
+    page, head = client.get("/login"), client.head("/login")
+    assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert 'fetch("/login"' in page.text and 'name="password"' in page.text
+    assert (head.status_code, head.content) == (200, b"")
 
 
 def test_unknown_paths_are_not_found_even_without_credentials(client: TestClient) -> None:

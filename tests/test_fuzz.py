@@ -83,7 +83,8 @@ CONTRACT = contract.load()
 
 def fault(answer: httpx.Response, operation_id: str) -> str | None:
     """What is wrong with an answer: a 5xx Grafana does not send by design (a version
-    difference of the operation states those), or an error not in Grafana's JSON shape."""
+    difference of the operation states those), or an error not in Grafana's JSON shape
+    (outside /api, a 404 is Grafana's web page)."""
     if answer.status_code >= 500:
         with contextlib.suppress(ValueError, AttributeError):
             stated = (answer.status_code, answer.json().get("message"))
@@ -92,6 +93,9 @@ def fault(answer: httpx.Response, operation_id: str) -> str | None:
         return f"server error {answer.status_code}: {answer.text[:300]}"
     if answer.status_code < 400:
         return None
+    web_page = answer.headers.get("content-type", "").startswith("text/html")
+    if answer.status_code == 404 and web_page and not answer.url.path.startswith("/api/"):
+        return None  # Grafana's 404 web page for paths outside /api
     try:
         body = json.loads(answer.content)
     except ValueError:

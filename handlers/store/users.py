@@ -6,12 +6,14 @@ import contextlib
 import functools
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    DateTime,
     Integer,
     Row,
     ScalarSelect,
@@ -25,7 +27,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Dialect
@@ -146,12 +147,16 @@ def _search_statements(
     trigram: bool,
     sort: tuple[tuple[str, bool], ...],
     fold_unicode: bool = False,
+    active: bool = False,
 ) -> tuple[fast.Prepared, fast.Prepared]:
     """search_users' count and page statements, compiled once per shape: Grafana's filter
     (bound `pattern`), narrowed by the FTS5 index (bound `fts_phrase`) or, on PostgreSQL,
     by the trigram index's expression (search.trigram_candidates), ordered
-    by `sort` (already in priority order) or login, email; paged by `limit` and `offset`."""
+    by `sort` (already in priority order) or login, email; paged by `limit` and `offset`.
+    `active` keeps users seen after the bound `active_since` (Grafana's activeLast30Days)."""
     cond: ColumnElement[bool] = U.c.is_service_account.is_(False)
+    if active:
+        cond = and_(cond, U.c.last_seen_at > bindparam("active_since", type_=DateTime))
     if has_query:
         pattern: BindParameter[str] = bindparam("pattern", type_=String)
         cond = and_(
@@ -262,8 +267,10 @@ class UserStore:
         per_page: int,
         sort: Sequence[tuple[str, bool]] = (),
         use_index: bool = True,
+        active_since: datetime | None = None,
     ) -> Page[User]:
-        """Case-insensitive substring search over login, email and name.
+        """Case-insensitive substring search over login, email and name (of users seen
+        after `active_since`, when given).
 
         The FTS5 trigram index (SQLite) or the pg_trgm index (PostgreSQL) narrows the
         candidates where it helps (see store/search.py); `use_index=False` gives Grafana's
@@ -291,9 +298,11 @@ class UserStore:
         )
         fold_unicode = dialect.name == "sqlite" and not query.isascii()
         counting, paging = _search_statements(
-            dialect, bool(query), fts, trigram, ranked, fold_unicode
+            dialect, bool(query), fts, trigram, ranked, fold_unicode, active_since is not None
         )
-        values = {"pattern": pattern} if query else {}
+        values: dict[str, Any] = {"pattern": pattern} if query else {}
+        if active_since is not None:
+            values["active_since"] = active_since
         if fts:
             values["fts_phrase"] = search.fts_phrase(query)
         offset = per_page * (page - 1)
@@ -420,12 +429,10 @@ class UserStore:
     def _conflicts(
         self, conn: Connection, login: str, email: str, exclude: int | None = None
     ) -> bool:
-        if conn.dialect.name == "postgresql":
-            # Unique indexes cannot see one user's login taking another's e-mail, and under
-            # READ COMMITTED two writers could both pass this check: hold a lock from the
-            # check to commit, as SQLite's BEGIN IMMEDIATE does for every writer.
-            conn.execute(text("SELECT pg_advisory_xact_lock(3001)"))
-        cond = or_(U.c.login.in_([login, email]), U.c.email.in_([login, email]))
+        """Grafana's rule: a login conflicts with another user's login, an e-mail with
+        another user's e-mail (one's login may be another's e-mail). The unique indexes
+        hold the same rule, so two writers racing past this check still cannot both win."""
+        cond = or_(U.c.login == login, U.c.email == email)
         if exclude is not None:
             cond = and_(cond, U.c.id != exclude)
         return conn.execute(select(U.c.id).where(cond).limit(1)).first() is not None
