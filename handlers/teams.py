@@ -1,4 +1,4 @@
-"""Supporting operations tagged `teams`: create and delete teams, add members."""
+"""Supporting operations tagged `teams`: create, read and delete teams, add members."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ def create_team(body: JSON) -> JSON:
     except NameTaken:
         raise Conflict("Team name taken") from None
     return {"teamId": team_id, "uid": uid, "message": "Team created"}
+
+
+def get_team_by_id(team_id: int) -> JSON:
+    who = deps.caller()
+    try:
+        return views.team(deps.store().get_team(who.org_id, team_id, who.user_id))
+    except TeamNotFound:
+        raise NotFound("Team not found") from None
 
 
 def delete_team_by_id(team_id: int) -> JSON:

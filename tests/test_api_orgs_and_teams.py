@@ -189,6 +189,52 @@ def test_deleting_a_team(admin: TestClient) -> None:
     assert admin.get("/api/user/teams").json() == []
 
 
+def test_getting_a_team_shows_its_members_count_and_the_callers_permission(
+    admin: TestClient,
+) -> None:
+    jane = create_user(admin, "jane")
+    team_id = create_team(admin, "Ops")  # the creating admin becomes its team admin (4)
+    admin.post(f"/api/teams/{team_id}/members", json={"userId": jane})
+    response = admin.get(f"/api/teams/{team_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert UID.match(body.pop("uid"))
+    assert body.pop("avatarUrl").startswith("/avatar/")
+    assert body == {
+        "id": team_id,
+        "orgId": 1,
+        "name": "Ops",
+        "email": "",
+        "externalUID": "",
+        "isProvisioned": False,
+        "memberCount": 2,
+        "permission": 4,
+        "accessControl": None,
+    }
+
+
+@pytest.mark.grafana("11.6")
+def test_before_12_0_a_team_has_no_provisioning_fields(admin: TestClient) -> None:
+    team = admin.get(f"/api/teams/{create_team(admin, 'Ops')}").json()
+    assert "externalUID" not in team and "isProvisioned" not in team
+
+
+def test_getting_an_unknown_team_or_another_orgs_is_not_found(admin: TestClient) -> None:
+    other_org = create_org(admin, "Other")
+    admin.post(f"/api/user/using/{other_org}")
+    elsewhere = create_team(admin, "Elsewhere")
+    admin.post("/api/user/using/1")
+    for team_id in (999, elsewhere):
+        response = admin.get(f"/api/teams/{team_id}")
+        assert (response.status_code, response.json()) == (404, message("Team not found"))
+
+
+def test_org_viewers_may_not_read_a_team(admin: TestClient) -> None:
+    create_user(admin, "jane")
+    response = admin.get(f"/api/teams/{create_team(admin, 'Ops')}", auth=JANE)
+    assert_access_denied(response, "teams:read")
+
+
 def test_deleting_an_unknown_team_is_not_found(admin: TestClient) -> None:
     response = admin.delete("/api/teams/999")
     assert (response.status_code, response.json()) == (

@@ -176,6 +176,7 @@ def sample(operation_id: str, w: World, me: Caller) -> tuple[str, dict[str, Any]
         "deleteOrgByID": (f"/api/orgs/{w.doomed_org}", None),
         "addOrgUser": ("/api/orgs/1/users", {"loginOrEmail": w.joiner, "role": "Viewer"}),
         "createTeam": ("/api/teams", {"name": "created team"}),
+        "getTeamByID": (f"/api/teams/{w.team}", None),
         "deleteTeamByID": (f"/api/teams/{w.doomed_team}", None),
         "addTeamMember": (f"/api/teams/{w.team}/members", {"userId": w.target}),
         "postDashboard": ("/api/dashboards/db", {"dashboard": {"title": "Created"}}),

@@ -93,6 +93,36 @@ class TeamStore:
             except IntegrityError:
                 raise AlreadyMember(user_id) from None
 
+    def get_team(self, org_id: int, team_id: int, viewer_id: int) -> Team:
+        """One team of the org, with its member count and the viewer's permission in it
+        (0 when the viewer is no member)."""
+        if not in_int64(team_id):
+            raise TeamNotFound(team_id)
+        members = (
+            select(func.count()).where(TM.c.team_id == T.c.id).scalar_subquery().label("members")
+        )
+        mine = (
+            select(TM.c.permission)
+            .where(TM.c.team_id == T.c.id, TM.c.user_id == viewer_id)
+            .scalar_subquery()
+            .label("mine")
+        )
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(T, members, mine).where(T.c.id == team_id, T.c.org_id == org_id)
+            ).first()
+        if row is None:
+            raise TeamNotFound(team_id)
+        return Team(
+            id=row.id,
+            uid=row.uid,
+            org_id=row.org_id,
+            name=row.name,
+            email=row.email,
+            member_count=int(row.members),
+            permission=int(row.mine or 0),
+        )
+
     def user_teams(self, user_id: int, org_id: int) -> list[Team]:
         """Teams of one org that the user belongs to, in creation order."""
         if not in_int64(user_id):
