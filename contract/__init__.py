@@ -37,7 +37,7 @@ from contract.model import (
     Versions,
     release,
 )
-from contract.reader import HTTP_METHODS, SPEC_PATH, document, load, parse, spec_text
+from contract.reader import HTTP_METHODS, SPEC_PATH, document, load, parse, resolve_ref, spec_text
 
 __all__ = [
     "ANONYMOUS",
@@ -61,5 +61,6 @@ __all__ = [
     "document",
     "load",
     "parse",
+    "resolve_ref",
     "spec_text",
 ]

@@ -123,7 +123,7 @@ def _operation(
         if differences[name].access
     }
     parameters = tuple(
-        _resolve(raw, p)
+        resolve_ref(raw, p)
         for p in [*raw["paths"][template].get("parameters", []), *op.get("parameters", [])]
     )
     if secured != access.needs_credentials:
@@ -242,7 +242,7 @@ def _created(op: Json, method: str) -> dict[str, str]:
     return found
 
 
-def _resolve(raw: Json, node: Any) -> Any:
+def resolve_ref(raw: Json, node: Any) -> Any:
     """A local `$ref` followed (once per level, as this document uses them)."""
     while isinstance(node, dict) and "$ref" in node:
         target: Any = raw
@@ -253,12 +253,12 @@ def _resolve(raw: Json, node: Any) -> Any:
 
 
 def _request_example(raw: Json, op: Json) -> Any:
-    body = _resolve(raw, op.get("requestBody"))
+    body = resolve_ref(raw, op.get("requestBody"))
     media = (body or {}).get("content", {}).get("application/json", {})
     if "example" in media:
         return media["example"]
     first = next(iter((media.get("examples") or {}).values()), None)
-    return _resolve(raw, first).get("value") if isinstance(first, dict) else None
+    return resolve_ref(raw, first).get("value") if isinstance(first, dict) else None
 
 
 def _pattern(template: str) -> re.Pattern[str]:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import contract
 from contract import Answer, Contract, Operation
 from handlers import deps
 from handlers.errors import ApiError, BadRequest
@@ -70,7 +71,7 @@ def served_document(rules: Contract, document: dict[str, Any]) -> dict[str, Any]
             parameters = [*item.pop("parameters", []), *op.get("parameters", [])]
             op["parameters"] = [
                 {**p, "schema": {"type": "string"}} if p.get("name") == "user_id" else p
-                for p in (_follow(served, p) for p in parameters)
+                for p in (contract.resolve_ref(served, p) for p in parameters)
             ]
     return served
 
@@ -150,12 +151,3 @@ def omitting_fields(
         return strip(function(*args, **kwargs))
 
     return stripped
-
-
-def _follow(document: dict[str, Any], node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = document
-        for part in str(node["$ref"]).removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
