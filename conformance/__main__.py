@@ -16,7 +16,7 @@ import pytest
 # Imported before pytest starts, so pytest does not rewrite (and recompile) them per run.
 import conformance.plugin  # noqa: F401
 import contract
-from conformance import fingerprints, options
+from conformance import fingerprints, logins, options
 from conformance.runner import run_suite
 
 DEFAULT_APP = "handlers.app:create_test_app"
@@ -85,6 +85,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="OPERATION_ID",
         help="limit per-operation tests to these",
     )
+    parser.add_argument(
+        "--max-failed-logins",
+        type=int,
+        metavar="N",
+        help=f"most wrong passwords the run may send (default {logins.DEFAULT_LIMIT}; Grafana "
+        f"locks a login, and with IP protection the address, at {logins.GRAFANA_LIMIT} in 5 "
+        "minutes)",
+    )
     parser.add_argument("-k", dest="keyword", help="pytest -k expression to select tests")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per test")
@@ -112,6 +120,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         found.append(f"--grafana-version={args.grafana_version}")
     if args.fail_on_unobserved:
         found.append("--fail-on-unobserved")
+    if args.max_failed_logins is not None:
+        found.append(f"--max-failed-logins={args.max_failed_logins}")
     if args.keyword:
         found += ["-k", args.keyword]
     if args.exitfirst:

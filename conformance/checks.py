@@ -17,6 +17,7 @@ import schemathesis
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
 from conformance import tolerances
+from conformance.text import go_lower
 from contract import Contract
 
 Check = Callable[
@@ -118,7 +119,8 @@ def avatar_check(people: People) -> Check:
         response: schemathesis.Response,
         case: schemathesis.Case[Any],
     ) -> None:
-        """avatarUrl is /avatar/<md5 of the lower-cased e-mail> (or Grafana's placeholder)."""
+        """avatarUrl is /avatar/<md5 of the e-mail lower-cased as Go does> (or Grafana's
+        placeholder)."""
         operation_id = case.operation.definition.raw.get("operationId", "")
         body = _json(response)
         if response.status_code != 200 or body is None:
@@ -130,7 +132,7 @@ def avatar_check(people: People) -> Check:
             email, url = person.get("email"), person.get("avatarUrl")
             if not isinstance(email, str) or not isinstance(url, str) or not email:
                 continue
-            digest = hashlib.md5(email.lower().encode()).hexdigest()
+            digest = hashlib.md5(go_lower(email).encode()).hexdigest()
             if not (
                 url.endswith(f"/avatar/{digest}") or url.endswith("/public/img/user_profile.png")
             ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,13 +10,13 @@ from urllib.parse import urlsplit
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
-from schemathesis.specs.openapi.checks import ignored_auth
 
 import contract
-from conformance import checks, tolerances
+from conformance import checks, logins, tolerances
 from conformance.guard import Guard
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
+from conformance.renewal import ActorSession
 from conformance.target import SESSION_COOKIE, Credentials, Target
 from conformance.world import World
 
@@ -64,6 +65,11 @@ def config_for(options: RunOptions) -> SchemathesisConfig:
             # Replaced by checks.undeclared_methods_answer_404: Grafana's router has no 405.
             "checks": {
                 "unsupported_method": {"enabled": False},
+                # Replaced by the auth matrix (anonymous, invalid token, disabled user and
+                # revoked session on every operation): its probe signs in as a made-up
+                # basic-auth user, a failed login that Grafana may count against the
+                # client's address.
+                "ignored_auth": {"enabled": False},
                 # Replaced by checks.server_error_check: some releases answer 500 by design.
                 "not_a_server_error": {"enabled": False},
                 "positive_data_acceptance": {"expected-statuses": ACCEPTED},
@@ -81,36 +87,63 @@ def load_schema(options: RunOptions) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_dict(raw, config=config_for(options))
 
 
-def identity_for(operation: contract.Operation, world: World) -> Credentials | None:
+def uses_session(operation: contract.Operation) -> bool:
+    """Whether generated requests for the operation go out with the actor's session."""
+    return operation.secured and operation.access.who not in NEEDS_RIGHTS
+
+
+def identity_for(
+    operation: contract.Operation, world: World, actor: ActorSession
+) -> Credentials | None:
     """Who sends generated requests: throwaway accounts only, never the real admin."""
     if not operation.secured:
         return None
     if operation.access.who in NEEDS_RIGHTS:
         return world.root.basic
-    return world.actor_credentials
+    # A session cookie survives the fuzzer changing the actor's login.
+    return actor.credentials
+
+
+def without_password(headers: object) -> None:
+    """Generated Basic credentials (a case that negates the security scheme) keep their
+    user name but lose the password: a password login with a made-up name is a failed
+    login that Grafana may count against the client's address; one without a password is
+    refused before any is counted."""
+    if not isinstance(headers, MutableMapping):
+        return
+    for name in [n for n in headers if str(n).lower() == "authorization"]:
+        attempt = logins.basic_attempt(str(headers[name]))
+        if attempt is not None:
+            token = base64.b64encode(f"{attempt.login}:".encode()).decode()
+            headers[name] = f"Basic {token}"
 
 
 class ContractRun:
     """Sends one generated case as the right throwaway identity, then runs every check."""
 
     def __init__(
-        self, target: Target, world: World, recorder: Recorder, options: RunOptions
+        self,
+        target: Target,
+        world: World,
+        recorder: Recorder,
+        options: RunOptions,
+        actor: ActorSession,
     ) -> None:
         self.contract = options.contract
-        self.target, self.world, self.recorder = target, world, recorder
-        self.guard = Guard(world)
+        self.target, self.world, self.recorder, self.actor = target, world, recorder, actor
+        self.guard = Guard(world, self.contract)
         self.checks = checks.contract_checks(self.contract, options.tolerances)
         self.transport: dict[str, Any] = (
             {"app": target.app} if target.in_process else {"base_url": target.base_url}
         )
-        self.auth_confirmed: set[str] = set()
 
     def _identity(
         self, case: schemathesis.Case[Any], operation: contract.Operation
     ) -> dict[str, str] | None:
         """Credentials for the case, unless it deliberately goes without (a negative case)."""
-        credentials = identity_for(operation, self.world)
+        credentials = identity_for(operation, self.world, self.actor)
         if credentials is None or case.operation.schema.is_security_param_negated(case):
+            without_password(case.headers)
             return None
         # Drop the placeholder credentials generated from the security schemes.
         headers, cookies = case.headers, case.cookies
@@ -121,37 +154,58 @@ class ContractRun:
             cookies.pop(SESSION_COOKIE, None)
         return credentials.headers()
 
-    def run(self, case: schemathesis.Case[Any], test: str) -> None:
-        operation = self.contract[str(case.operation.definition.raw["operationId"])]
-        if self.target.in_process:
-            # The collected operations hang off a copy of the module's schema; its probes
-            # (ignored_auth re-sends without credentials) need the app there too.
-            case.operation.schema.app = self.target.app
-        else:
-            case.operation.schema.config.update(base_url=self.target.base_url)
-        self.guard.apply(operation, case.path_parameters, case.body)
+    def _send(
+        self, case: schemathesis.Case[Any], operation: contract.Operation
+    ) -> tuple[Any, dict[str, str] | None, dict[str, Any]]:
+        """Send the case; with the actor's session, follow a Set-Cookie that replaces it,
+        and renew it (then send once more) when it stopped working."""
         headers = self._identity(case, operation)
         # Credentials given as call headers count as explicit for the auth checks.
         transport = {**self.transport, "headers": headers} if headers else dict(self.transport)
         response = case.call(**transport)
+        self._count_login(response)
+        with_session = headers is not None and uses_session(operation)
+        if not with_session:
+            return response, headers, transport
+        self.actor.follow(_set_cookies(response))
+        if response.status_code == 401 and self.actor.expired():
+            reason = f"{operation.label} answered 401 and the session no longer signed in"
+            if self.actor.renew(reason):
+                self.recorder.observe_operation(operation.operation_id, response.status_code)
+                headers = self.actor.credentials.headers()
+                transport = {**self.transport, "headers": headers}
+                response = case.call(**transport)
+                self._count_login(response)
+                self.actor.follow(_set_cookies(response))
+        return response, headers, transport
+
+    def _count_login(self, response: Any) -> None:
+        request = response.request
+        path = urlsplit(str(request.url)).path.removeprefix(self.target.base_path)
+        headers = {str(k): str(v) for k, v in dict(request.headers).items()}
+        self.target.observe_login(str(request.method), path, headers, request.body, response)
+
+    def run(self, case: schemathesis.Case[Any], test: str) -> None:
+        operation = self.contract[str(case.operation.definition.raw["operationId"])]
+        if self.target.in_process:
+            # The collected operations hang off a copy of the module's schema; probes need
+            # the app there too.
+            case.operation.schema.app = self.target.app
+        else:
+            case.operation.schema.config.update(base_url=self.target.base_url)
+        self.guard.apply(operation, case.path_parameters, case.body, case.query)
+        response, headers, transport = self._send(case, operation)
         self.recorder.observe_operation(operation.operation_id, response.status_code)
         try:
             payload = response.json()
         except ValueError:
             payload = None
         self.world.ledger.adopt(operation, response.status_code, payload)
-        # ignored_auth re-sends every successful request without and with bad credentials;
-        # as schemathesis's CLI does, one confirmation per operation is enough (the auth
-        # matrix covers every operation and kind of caller anyway).
-        excluded = [ignored_auth] if operation.operation_id in self.auth_confirmed else []
-        if 200 <= response.status_code < 300:
-            self.auth_confirmed.add(operation.operation_id)
         try:
             case.validate_response(
                 response,
                 headers=headers,
                 additional_checks=self.checks,
-                excluded_checks=excluded,
                 transport_kwargs=transport,
             )
         except FailureGroup as group:
@@ -181,3 +235,9 @@ def _field(failure: BaseException) -> str:
     if path is None:
         return "-"
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def _set_cookies(response: Any) -> list[str]:
+    """The Set-Cookie headers of a schemathesis response (lower-case names, value lists)."""
+    values = response.headers.get("set-cookie") or []
+    return [values] if isinstance(values, str) else [str(v) for v in values]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import contract
-from conformance import tolerances
+from conformance import logins, tolerances
 
 DEFAULT_SEED = 20_240_601
 PROFILES = ("ci", "thorough")
@@ -46,6 +46,7 @@ class RunOptions:
     operations: frozenset[str]
     max_requests: int
     request_timeout: float
+    max_failed_logins: int = logins.DEFAULT_LIMIT
 
     @property
     def contract(self) -> contract.Contract:
@@ -98,6 +99,13 @@ def add_options(parser: pytest.Parser) -> None:
     )
     add("--max-requests", type=int, help="abort the run after this many requests (default 60000)")
     add("--request-timeout", type=float, help="seconds per request (default 10)")
+    add(
+        "--max-failed-logins",
+        type=int,
+        help=f"most wrong passwords a run sends (default {logins.DEFAULT_LIMIT}, at most "
+        f"{logins.PER_LOGIN} per login; Grafana locks a login, or an address, at "
+        f"{logins.GRAFANA_LIMIT} in 5 minutes) [CONFORMANCE_MAX_FAILED_LOGINS]",
+    )
     parser.addini("conformance_app", "'module:factory' for in-process runs without --base-url")
 
 
@@ -151,6 +159,17 @@ def from_config(config: pytest.Config) -> RunOptions:
     if profile not in PROFILES:
         raise pytest.UsageError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     report_dir = _pick(config, "report_dir", "CONFORMANCE_REPORT_DIR")
+    failed_logins = _pick(
+        config, "max_failed_logins", "CONFORMANCE_MAX_FAILED_LOGINS", str(logins.DEFAULT_LIMIT)
+    )
+    try:
+        max_failed_logins = int(failed_logins or 0)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--max-failed-logins wants a number, got {failed_logins!r}"
+        ) from None
+    if max_failed_logins < 0:
+        raise pytest.UsageError("--max-failed-logins cannot be negative")
     fail_flag = config.getoption("fail_on_unobserved")
     return RunOptions(
         base_url=base_url.rstrip("/") if base_url else None,
@@ -166,4 +185,5 @@ def from_config(config: pytest.Config) -> RunOptions:
         operations=operations,
         max_requests=int(_pick(config, "max_requests", "CONFORMANCE_MAX_REQUESTS", "60000") or 0),
         request_timeout=float(_pick(config, "request_timeout", "CONFORMANCE_TIMEOUT", "10") or 10),
+        max_failed_logins=max_failed_logins,
     )

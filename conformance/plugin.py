@@ -18,8 +18,10 @@ from hypothesis import HealthCheck, Phase, seed, settings
 import library_patches
 from conformance import options, report
 from conformance.fresh import Fresh
+from conformance.logins import FailedLogins
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
+from conformance.renewal import ActorSession
 from conformance.seeding import Seeder, new_prefix
 from conformance.target import SetupError, Target
 from conformance.world import World
@@ -28,6 +30,7 @@ SUITE_DIR = Path(__file__).resolve().parent
 OPTIONS = pytest.StashKey[RunOptions | pytest.UsageError]()
 RECORDER = pytest.StashKey[Recorder]()
 STATE = pytest.StashKey[dict[str, object]]()
+CLEAN_UP = pytest.StashKey[Callable[[], None]]()
 
 T = TypeVar("T", bound=Callable[..., Any])
 _active: list[RunOptions | pytest.UsageError] = []  # for modules that need options at import
@@ -63,7 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     _active.append(chosen)
     if isinstance(chosen, RunOptions):
-        config.stash[RECORDER] = Recorder(chosen.contract, chosen.max_requests)
+        recorder = Recorder(chosen.contract, chosen.max_requests)
+        recorder.failed_logins = FailedLogins(limit=chosen.max_failed_logins)
+        config.stash[RECORDER] = recorder
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -131,8 +136,15 @@ def pytest_runtest_makereport(
     return outcome
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    # A run that stopped early (-x, an interrupt, the request budget) still holds its
+    # session fixtures here: pytest tears them down only after this hook. The clean-up
+    # runs now, so that the report and the summary can tell what it left.
+    clean_up = config.stash.get(CLEAN_UP, None)
+    if clean_up is not None:
+        clean_up()
     chosen, recorder = config.stash[OPTIONS], config.stash.get(RECORDER, None)
     if not isinstance(chosen, RunOptions) or recorder is None or not recorder.requests:
         return
@@ -193,20 +205,41 @@ def world(
 ) -> Iterator[World]:
     """The run's throwaway users, orgs, teams, dashboards and token; removed at the end."""
     state = pytestconfig.stash[STATE]
-    built: World | None = None
+    state["prefix"] = seeder.prefix
+    done: list[bool] = []
+
+    def clean_up() -> None:
+        """Remove the run's resources, once: when the fixture ends, or earlier when the
+        session finishes before that (see pytest_sessionfinish)."""
+        if done:
+            return
+        done.append(True)
+        if target.owns_app:
+            # The app was made for this run and goes away with its in-memory database.
+            state["cleanup_note"] = "Skipped: the in-process app was created for this run only."
+            return
+        # Whatever stopped the run (a failure, an interrupt, the request budget), its
+        # throwaway resources go; these requests are outside the budget.
+        target.recorder.cleaning = True
+        try:
+            state["cleanup"] = seeder.cleanup()
+        finally:
+            target.recorder.cleaning = False
+
+    pytestconfig.stash[CLEAN_UP] = clean_up
     try:
-        built = seeder.build(conformance_options.budget.population)
-        state["prefix"] = built.prefix
-        yield built
+        yield seeder.build(conformance_options.budget.population)
     except (SetupError, httpx.HTTPError) as exc:
         state["setup_failed"] = True
         raise SetupError(f"cannot set up the run's fixtures on {target.base_url}: {exc}") from exc
     finally:
-        if target.owns_app:
-            # The app was made for this run and goes away with its in-memory database.
-            state["cleanup_note"] = "Skipped: the in-process app was created for this run only."
-        else:
-            state["cleanup_problems"] = seeder.cleanup(built.root.basic if built else None)
+        clean_up()
+
+
+@pytest.fixture(scope="session")
+def actor_session(target: Target, recorder: Recorder, world: World) -> ActorSession:
+    """The actor's login session, followed and renewed as the server asks."""
+    return ActorSession(target, recorder, world.actor, world.actor_session, world.root)
 
 
 @pytest.fixture(scope="session")

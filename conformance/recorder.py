@@ -1,4 +1,5 @@
-"""What a run saw: every (operation, status) answered, every deviation, the request budget."""
+"""What a run saw: every (operation, status) answered, every deviation, the request budget,
+failed logins and session renewals."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from conformance.logins import FailedLogins
 from contract import Contract
 
 
@@ -22,6 +24,16 @@ class Deviation:
     test: str  # the failing test's node id
 
 
+@dataclass(frozen=True)
+class Renewal:
+    """The actor's session stopped working (or the server replaced it) and was renewed."""
+
+    test: str
+    reason: str  # what showed it: a Set-Cookie, or a 401 the session should not get
+    how: str  # followed the Set-Cookie, rotated, or signed in again
+    ok: bool
+
+
 @dataclass
 class Recorder:
     contract: Contract
@@ -34,6 +46,12 @@ class Recorder:
     # version difference -> whether the target has it (None: answers as no release)
     fingerprints: dict[str, bool | None] = field(default_factory=dict)
     health_version: str | None = None  # what the target's /api/health says
+    failed_logins: FailedLogins = field(default_factory=FailedLogins)
+    renewals: list[Renewal] = field(default_factory=list)
+    # Clean-up runs whatever happened before: its requests are counted apart, outside the
+    # budget (a run that ran out of requests must still remove what it made).
+    cleaning: bool = False
+    cleanup_requests: int = 0
 
     def observe(self, method: str, path: str, status: int) -> None:
         """Count a response to a concrete request (routed by the contract's paths)."""
@@ -41,6 +59,9 @@ class Recorder:
         self.observe_operation(operation.operation_id if operation else None, status)
 
     def observe_operation(self, operation_id: str | None, status: int) -> None:
+        if self.cleaning:
+            self.cleanup_requests += 1
+            return
         self.requests += 1
         if self.max_requests and self.requests > self.max_requests:
             pytest.exit(f"request budget of {self.max_requests} exhausted", returncode=3)

@@ -9,12 +9,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from conformance import fingerprints
+from conformance.logins import GRAFANA_LIMIT
 from conformance.options import RunOptions
 from conformance.recorder import Deviation, Recorder
+from conformance.seeding import Cleanup, Leftover
 
 ALWAYS = (
     "schemathesis's unsupported_method check is replaced by undeclared_methods_answer_404: "
-    "the contract (like Grafana's router) answers a method a path does not serve with 404."
+    "the contract (like Grafana's router) answers a method a path does not serve with 404; "
+    "its ignored_auth check by the auth matrix (its probe would be a failed login)."
 )
 
 
@@ -35,14 +38,20 @@ def _grouped(deviations: list[Deviation]) -> dict[str, list[Deviation]]:
 
 def markdown(options: RunOptions, recorder: Recorder, state: Mapping[str, object]) -> str:
     contract = recorder.contract
-    lines = [
-        "# Conformance report",
-        "",
+    lines = ["# Conformance report", ""]
+    lines += [f"> **{line}**" for line in admin_warnings(state)]
+    if lines[-1] != "":
+        lines.append("")
+    lines += [
         f"* Target: {options.target_label}",
         f"* Contract: {options.spec_path}",
         f"* Profile: {options.profile}; seed: {options.seed}; "
         f"run prefix: `{state.get('prefix', '?')}`",
-        f"* Requests: {recorder.requests}; duration: {float(str(state.get('elapsed', 0))):.1f} s",
+        f"* Requests: {recorder.requests} (and {recorder.cleanup_requests} to clean up); "
+        f"duration: {float(str(state.get('elapsed', 0))):.1f} s",
+        f"* Failed logins sent: {len(recorder.failed_logins.failed)} "
+        f"(at most {recorder.failed_logins.limit} a run); session renewals: "
+        f"{len(recorder.renewals)}",
         f"* Grafana release expected: {options.grafana_version}",
         "* Version differences accepted: " + (", ".join(sorted(options.tolerances)) or "none"),
     ]
@@ -89,15 +98,96 @@ def markdown(options: RunOptions, recorder: Recorder, state: Mapping[str, object
         seen: Mapping[int, int] = recorder.observed.get(operation.operation_id, {})
         counts = ", ".join(f"{code}: {n}" for code, n in sorted(seen.items())) or "none"
         lines.append(f"| {operation.operation_id} | {counts} |")
-    problems = state.get("cleanup_problems") or []
-    lines += ["", "## Clean-up", ""]
-    if "cleanup_note" in state:
-        lines.append(str(state["cleanup_note"]))
-    elif isinstance(problems, list) and problems:
-        lines += [f"* {p}" for p in problems]
-    else:
-        lines.append("Everything the run created was removed.")
+    lines += ["", *failed_logins_section(recorder), *renewals_section(recorder)]
+    lines += cleanup_section(state)
     return "\n".join(lines) + "\n"
+
+
+def _cleanup(state: Mapping[str, object]) -> Cleanup | None:
+    found = state.get("cleanup")
+    return found if isinstance(found, Cleanup) else None
+
+
+def _admin_line(item: Leftover) -> str:
+    login = f"`{item.label}` " if item.label else ""
+    maybe = "may be" if item.grafana_admin is None else "is"
+    return (
+        f"A throwaway user that {maybe} a Grafana Admin was left on the target: {login}"
+        f"(id {item.ident}). Remove it by hand: DELETE /api/admin/users/{item.ident}"
+    )
+
+
+def admin_warnings(state: Mapping[str, object]) -> list[str]:
+    """One line per throwaway Grafana Admin (or possible one) the clean-up left behind."""
+    cleanup = _cleanup(state)
+    return [_admin_line(item) for item in cleanup.admins_left] if cleanup else []
+
+
+def cleanup_section(state: Mapping[str, object]) -> list[str]:
+    lines = ["## Clean-up", ""]
+    cleanup = _cleanup(state)
+    if "cleanup_note" in state:
+        return [*lines, str(state["cleanup_note"])]
+    if cleanup is None:
+        return [*lines, "Did not run: the run's fixtures were never set up (nothing was made)."]
+    if cleanup.skipped:
+        return [*lines, cleanup.skipped]
+    lines += [f"**{line}**" for line in admin_warnings(state)]
+    if cleanup.leftovers:
+        lines += [
+            f"{len(cleanup.leftovers)} of the run's resources are still on the target "
+            f"({cleanup.removed} removed):",
+            "",
+        ]
+        lines += [f"* {item.describe()}" for item in cleanup.leftovers]
+    if not cleanup.searched:
+        lines.append(
+            f"* The search for users with the run's prefix did not finish "
+            f"({cleanup.search_note}): others may be left."
+        )
+    if not cleanup.leftovers and cleanup.searched:
+        lines.append(
+            f"Everything the run created was removed ({cleanup.removed} resources); no user "
+            "with the run's prefix is left."
+        )
+    return lines
+
+
+def failed_logins_section(recorder: Recorder) -> list[str]:
+    accounting = recorder.failed_logins
+    lines = [
+        f"## Failed logins ({len(accounting.failed)})",
+        "",
+        f"Wrong passwords (or passwords for unknown names) the run sent: at most "
+        f"{accounting.limit} a run and {min(accounting.per_login, accounting.limit)} a login, "
+        f"below Grafana's lock-out of {GRAFANA_LIMIT} in 5 minutes per login and, when IP "
+        "protection is on, per client address. A second run from the same address within "
+        "5 minutes adds its own.",
+        "",
+    ]
+    if accounting.failed:
+        lines += ["| Login | Request | Status | Test |", "|---|---|---|---|"]
+        lines += [
+            f"| {_cell(f.login)} | {_cell(f.request)} | {f.status} | {_cell(f.test)} |"
+            for f in accounting.failed
+        ]
+        lines.append("")
+    lines += [f"* {_cell(reason)}" for reason in accounting.refused]
+    if accounting.refused:
+        lines.append("")
+    return lines
+
+
+def renewals_section(recorder: Recorder) -> list[str]:
+    lines = [f"## Session renewals ({len(recorder.renewals)})", ""]
+    if not recorder.renewals:
+        return [*lines, "The actor's session never needed renewing.", ""]
+    lines += ["| Test | Why | How | Worked |", "|---|---|---|---|"]
+    lines += [
+        f"| {_cell(r.test)} | {_cell(r.reason)} | {_cell(r.how)} | {'yes' if r.ok else 'no'} |"
+        for r in recorder.renewals
+    ]
+    return [*lines, ""]
 
 
 def behaves_as(options: RunOptions, recorder: Recorder) -> str:
@@ -169,7 +259,15 @@ def summary_lines(
     ]
     if options.report_dir is not None:
         lines.append(f"conformance: report written to {options.report_dir / 'report.md'}")
-    problems = state.get("cleanup_problems")
-    if isinstance(problems, list) and problems:
-        lines.append(f"conformance: clean-up left {len(problems)} problems: {problems[:3]}")
+    lines.append(
+        f"conformance: {len(recorder.failed_logins.failed)} failed logins sent (at most "
+        f"{recorder.failed_logins.limit}); {len(recorder.renewals)} session renewals"
+    )
+    cleanup = _cleanup(state)
+    if cleanup is not None and cleanup.leftovers:
+        shown = "; ".join(item.describe() for item in cleanup.leftovers[:3])
+        lines.append(f"conformance: clean-up left {len(cleanup.leftovers)} resources: {shown}")
+    elif cleanup is not None and not cleanup.searched and not cleanup.skipped:
+        lines.append(f"conformance: clean-up could not look for leftovers ({cleanup.search_note})")
+    lines += [f"conformance: WARNING: {line}" for line in admin_warnings(state)]
     return lines

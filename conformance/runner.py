@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.recorder import Deviation
+from conformance.logins import FailedLogin
+from conformance.recorder import Deviation, Renewal
+from conformance.seeding import Cleanup
 
 SUITE_DIR = Path(__file__).resolve().parent
 
@@ -23,6 +25,12 @@ class Outcome:
     unobserved: dict[str, list[int]] = field(default_factory=dict)
     fingerprints: dict[str, bool | None] = field(default_factory=dict)
     health_version: str | None = None
+    failed_logins: list[FailedLogin] = field(default_factory=list)
+    refused_logins: list[str] = field(default_factory=list)  # wrong passwords not sent
+    renewals: list[Renewal] = field(default_factory=list)
+    cleanup: Cleanup | None = None  # None: it did not run (or was skipped)
+    requests: int = 0
+    cleanup_requests: int = 0
 
     def failure_text(self) -> str:
         """Every failing test id and its failure, as one searchable text."""
@@ -41,8 +49,9 @@ class _Collector:
         elif report.passed and report.when == "call":
             self.outcome.passed += 1
 
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from conformance.plugin import RECORDER
+        from conformance.plugin import RECORDER, STATE
 
         recorder = session.config.stash.get(RECORDER, None)
         if recorder is not None:
@@ -50,12 +59,23 @@ class _Collector:
             self.outcome.unobserved = recorder.unobserved()
             self.outcome.fingerprints = dict(recorder.fingerprints)
             self.outcome.health_version = recorder.health_version
+            self.outcome.failed_logins = list(recorder.failed_logins.failed)
+            self.outcome.refused_logins = list(recorder.failed_logins.refused)
+            self.outcome.renewals = list(recorder.renewals)
+            self.outcome.requests = recorder.requests
+            self.outcome.cleanup_requests = recorder.cleanup_requests
+        cleanup = session.config.stash.get(STATE, {}).get("cleanup")
+        self.outcome.cleanup = cleanup if isinstance(cleanup, Cleanup) else None
 
 
-def run_suite(args: Sequence[str], modules: Sequence[str] = ()) -> Outcome:
+def run_suite(
+    args: Sequence[str], modules: Sequence[str] = (), plugins: Sequence[object] = ()
+) -> Outcome:
     """`pytest <suite> -p conformance.plugin *args`, in this process.
 
-    `modules` limits the run to some of the suite's test files (e.g. `test_chains.py`).
+    `modules` limits the run to some of the suite's test files (e.g. `test_chains.py`);
+    `plugins` are more pytest plugin objects for the run (the self-tests plant failures
+    and interrupts with them).
 
     The suite's test modules build their tests from the run's options when imported, so
     they are imported afresh for every run (and the caller's copies are put back after).
@@ -81,7 +101,7 @@ def run_suite(args: Sequence[str], modules: Sequence[str] = ()) -> Outcome:
                 "ignore::pytest.PytestAssertRewriteWarning",
                 *args,
             ],
-            plugins=[_Collector(outcome)],
+            plugins=[_Collector(outcome), *plugins],
         )
     finally:
         for name in [

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from conformance.target import Credentials, SetupError, Target
+from conformance.paging import MAX_PAGE_SIZE
+from conformance.target import SetupError, Target
+from conformance.text import go_lower
 from conformance.world import Account, Dashboard, Ledger, Team, World
 
-FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Ken", "Linus", "Frances", "Joan"]
-LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Thompson", "Allen"]
+# The population's names mix alphabets, so that searches and logins meet letters whose
+# case Go folds beyond ASCII (none of them changes length or shape when Go folds it: no
+# final sigma, no dotted capital I).
+FIRST = ["Zoë", "Ada", "Łukasz", "Grace", "Αθηνά", "Alan", "Дмитрий", "Søren", "Barbara", "Jürgen"]
+LAST = ["Straße", "Lovelace", "Ørsted", "Hopper", "Νικολάου", "Turing", "Соколова", "Knuth"]
+MAX_CLEANUP_PAGES = 10  # the clean-up search reads at most this many pages of leftovers
 
 
 def new_prefix() -> str:
@@ -37,6 +44,9 @@ class Seeder:
         self.admin = target.client(target.admin)
         self.ledger = Ledger()
         self.created: dict[int, Any] = {}  # user id -> what POST /api/admin/users answered
+        self.accounts: dict[int, Account] = {}  # every user created here, by id
+        self.admins: set[int] = set()  # the ids made Grafana Admins here
+        self.root: Account | None = None  # the throwaway Grafana Admin, once promoted
 
     def user(
         self,
@@ -46,10 +56,11 @@ class Seeder:
         email: str | None = None,
         org_id: int | None = None,
     ) -> Account:
-        login = f"{self.prefix}{name}".lower()
+        # Grafana stores logins and e-mails as Go lower-cases them.
+        login = go_lower(f"{self.prefix}{name}")
         body: dict[str, Any] = {
             "login": login,
-            "email": email or f"{login}@example.org",
+            "email": go_lower(email or f"{login}@example.org"),
             "name": full_name or name.title(),
             "password": secrets.token_urlsafe(12),
         }
@@ -58,13 +69,16 @@ class Seeder:
         created = expect(self.admin.post("/api/admin/users", json=body), 200, f"create {login}")
         self.ledger.users.append(created["id"])
         self.created[created["id"]] = created
-        return Account(
+        account = Account(
             id=created["id"],
             login=login,
-            email=body["email"].lower(),
+            email=body["email"],
             name=body["name"],
             password=body["password"],
         )
+        self.accounts[account.id] = account
+        self.target.recorder.failed_logins.learn(account.password, account.login, account.email)
+        return account
 
     def org(self, name: str) -> int:
         body = {"name": f"{self.prefix}{name}"}
@@ -100,14 +114,14 @@ class Seeder:
         main_org = int(me.get("orgId") or 1)
         org, spares = self.org("org"), [self.org("spare-1"), self.org("spare-2")]
         root, actor, plain = self.user("root"), self.user("actor"), self.user("plain")
-        disabled, locked = self.user("disabled"), self.user("locked")
+        disabled, signer = self.user("disabled"), self.user("signer")
         victims = [self.user(f"victim-{i}") for i in range(3)]
         doomed = [self.user(f"doomed-{i}") for i in range(2)]
         people = [
             self.user(
-                f"p-{FIRST[i % len(FIRST)]}{i}".lower(),
+                f"p-{FIRST[i % len(FIRST)]}{i}",
                 full_name=f"{FIRST[i % len(FIRST)]} {LAST[i % len(LAST)]}",
-                email=f"{self.prefix}{LAST[i % len(LAST)]}.{i}@example.org".lower(),
+                email=f"{self.prefix}{LAST[i % len(LAST)]}.{i}@example.org",
             )
             for i in range(population)
         ]
@@ -118,8 +132,10 @@ class Seeder:
                 self.admin.get(f"/api/users/{root.id}/orgs"), 200, "read a new user's orgs"
             )
         }
-        everyone = [root, actor, plain, disabled, locked, *victims, *doomed, *people]
+        everyone = [root, actor, plain, disabled, signer, *victims, *doomed, *people]
         memberships = {a.id: dict(default) for a in everyone}
+        self.admins.add(root.id)  # before asking: a lost answer may still have promoted it
+        self.root = root
         expect(
             self.admin.put(
                 f"/api/admin/users/{root.id}/permissions", json={"isGrafanaAdmin": True}
@@ -136,8 +152,8 @@ class Seeder:
         self.switch_org(actor, org)
         as_root = self.target.client(root.basic)
         teams = [
-            self.team(as_root, "team-a", org),
-            self.team(as_root, "team-b", org, f"{self.prefix}team-b@example.org"),
+            self.team(as_root, "team-ä", org),
+            self.team(as_root, "team-β", org, f"{self.prefix}team-b@example.org"),
         ]
         spare_team, doomed_team = (
             self.team(as_root, "spare", org),
@@ -181,7 +197,7 @@ class Seeder:
             actor_session=self.target.login(actor.login, actor.password),
             plain=plain,
             disabled=disabled,
-            locked=locked,
+            signer=signer,
             victims=victims,
             doomed=doomed,
             population=people,
@@ -198,32 +214,146 @@ class Seeder:
             ledger=self.ledger,
         )
 
-    def cleanup(self, root: Credentials | None) -> list[str]:
-        """Remove everything in the ledger, newest first; return what could not be removed."""
-        problems: list[str] = []
+    def cleanup(self) -> Cleanup:
+        """Remove everything in the ledger, newest first, then look for users carrying the
+        run's prefix that the ledger missed (and remove those too); report what is left."""
+        result = Cleanup()
         ledger = self.ledger
+        admin_login = (self.target.admin.basic or ("", ""))[0]
+        if not self.target.recorder.failed_logins.confirmed(admin_login):
+            # Nothing can have been made; asking again would be one more failed login.
+            result.skipped = (
+                "Not needed: the admin's credentials were never accepted, so the run made "
+                "nothing (and did not try them again: each try is a failed login)."
+            )
+            return result
 
-        def remove(client: httpx.Client, path: str) -> None:
-            try:
-                status = client.delete(path).status_code
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                problems.append(f"DELETE {path}: {exc}")
-                return
-            if status not in (200, 404):
-                problems.append(f"DELETE {path} answered {status}")
+        def remove(client: httpx.Client, kind: str, ident: object, path: str) -> None:
+            problem = removal_problem(client, path)
+            if problem is None:
+                result.removed += 1
+            elif kind == "user" and isinstance(ident, int):
+                result.leftovers.append(self._user_left(ident, problem))
+            else:
+                result.leftovers.append(Leftover(kind, str(ident), reason=problem))
 
         # Teams, dashboards and service accounts live in the run's org: remove them as root.
-        with self.target.session(root or self.target.admin) as owner:
+        owner_credentials = self.root.basic if self.root else self.target.admin
+        with self.target.session(owner_credentials) as owner:
             for uid in reversed(ledger.dashboards):
                 # A target may have accepted a uid that needs escaping in a path.
-                remove(owner, f"/api/dashboards/uid/{quote(uid, safe='')}")
+                remove(owner, "dashboard", uid, f"/api/dashboards/uid/{quote(uid, safe='')}")
             for team_id in reversed(ledger.teams):
-                remove(owner, f"/api/teams/{team_id}")
+                remove(owner, "team", team_id, f"/api/teams/{team_id}")
             for sa_id in reversed(ledger.service_accounts):
                 # Outside the contract; a Grafana also drops them with their org.
-                owner.delete(f"/api/serviceaccounts/{sa_id}")
+                remove(owner, "service account", sa_id, f"/api/serviceaccounts/{sa_id}")
         for user_id in reversed(ledger.users):
-            remove(self.admin, f"/api/admin/users/{user_id}")
+            remove(self.admin, "user", user_id, f"/api/admin/users/{user_id}")
         for org_id in reversed(ledger.orgs):
-            remove(self.admin, f"/api/orgs/{org_id}")
-        return problems
+            remove(self.admin, "org", org_id, f"/api/orgs/{org_id}")
+        self._sweep(result)
+        return result
+
+    def _user_left(self, user_id: int, problem: str) -> Leftover:
+        """A user that could not be removed, named, and whether it is a Grafana Admin."""
+        known = self.accounts.get(user_id)
+        admin: bool | None = True if user_id in self.admins else None
+        login = known.login if known else ""
+        try:
+            profile = self.admin.get(f"/api/users/{user_id}")
+            if profile.status_code == 200:
+                body = profile.json()
+                login = str(body.get("login") or login)
+                admin = bool(body.get("isGrafanaAdmin")) or user_id in self.admins
+        except (httpx.HTTPError, ValueError):
+            pass  # unreadable: unknown, unless this run promoted it
+        return Leftover("user", str(user_id), label=login, grafana_admin=admin, reason=problem)
+
+    def _sweep(self, result: Cleanup) -> None:
+        """Users whose login or e-mail starts with the run's prefix are the run's own,
+        whether or not the ledger knew them: remove them, a bounded page at a time."""
+        left = {item.ident for item in result.leftovers if item.kind == "user"}
+        found: list[dict[str, Any]] = []
+        try:
+            for page in range(1, MAX_CLEANUP_PAGES + 1):
+                answer = self.admin.get(
+                    "/api/users/search",
+                    params={"query": self.prefix, "perpage": MAX_PAGE_SIZE, "page": page},
+                )
+                if answer.status_code != 200:
+                    result.search_note = f"the search for leftovers answered {answer.status_code}"
+                    return
+                hits = answer.json().get("users") or []
+                found += [h for h in hits if isinstance(h, dict)]
+                if len(hits) < MAX_PAGE_SIZE:
+                    break
+            else:
+                result.search_note = (
+                    f"more than {MAX_CLEANUP_PAGES * MAX_PAGE_SIZE} users carry the prefix; "
+                    "only those were looked at"
+                )
+        except (httpx.HTTPError, ValueError) as exc:
+            result.search_note = f"the search for leftovers failed: {exc}"
+            return
+        for hit in found:
+            names = (go_lower(str(hit.get("login", ""))), go_lower(str(hit.get("email", ""))))
+            if not any(name.startswith(self.prefix) for name in names):
+                continue  # the prefix only somewhere in the name: not made by this run
+            user_id = hit.get("id")
+            if not isinstance(user_id, int) or str(user_id) in left:
+                continue
+            problem = removal_problem(self.admin, f"/api/admin/users/{user_id}")
+            if problem is None:
+                result.removed += 1
+                continue
+            result.leftovers.append(
+                Leftover(
+                    "user",
+                    str(user_id),
+                    label=str(hit.get("login", "")),
+                    grafana_admin=bool(hit.get("isAdmin")) or user_id in self.admins,
+                    reason=f"missed by the ledger, found by the clean-up search; {problem}",
+                )
+            )
+        result.searched = not result.search_note
+
+
+def removal_problem(client: httpx.Client, path: str) -> str | None:
+    """DELETE the path; None when it is gone (404: a test or the fuzzer removed it first)."""
+    try:
+        status = client.delete(path).status_code
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return f"DELETE {path}: {exc}"
+    return None if status in (200, 404) else f"DELETE {path} answered {status}"
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something the run made that is still on the target."""
+
+    kind: str  # user, org, team, dashboard, service account
+    ident: str  # id, or a dashboard's uid
+    label: str = ""  # a user's login when known
+    grafana_admin: bool | None = False  # users: a Grafana Admin? None: could not tell
+    reason: str = ""
+
+    def describe(self) -> str:
+        name = f" {self.label}" if self.label else ""
+        return f"{self.kind}{name} (id {self.ident}): {self.reason}"
+
+
+@dataclass
+class Cleanup:
+    """What the clean-up did: how much it removed and what is left."""
+
+    removed: int = 0
+    leftovers: list[Leftover] = field(default_factory=list)
+    searched: bool = False  # the search for users with the run's prefix ran to its end
+    search_note: str = ""
+    skipped: str = ""  # why the clean-up had nothing to do
+
+    @property
+    def admins_left(self) -> list[Leftover]:
+        """Users left behind that are, or may be, Grafana Admins."""
+        return [i for i in self.leftovers if i.kind == "user" and i.grafana_admin is not False]

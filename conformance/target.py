@@ -5,20 +5,38 @@ from __future__ import annotations
 import base64
 import importlib
 import inspect
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from starlette.testclient import TestClient
 
+from conformance import logins, paging
 from conformance.options import RunOptions
 from conformance.recorder import Recorder
 
 IN_PROCESS_URL = "http://testserver"
 SESSION_COOKIE = "grafana_session"
+# `grafana_session=<value>` in Set-Cookie headers, also when several are joined by commas.
+_SET_SESSION = re.compile(rf"(?:^|[\s,]){SESSION_COOKIE}=([^;,\s]*)")
+
+
+def replaced_session(set_cookies: Iterable[str]) -> str | None:
+    """The new session a response's Set-Cookie headers give, if any (an emptied cookie,
+    as a logout or a refused session sends, gives none)."""
+    found = None
+    for header in set_cookies:
+        for value in _SET_SESSION.findall(header):
+            found = value or found
+    return found or None
+
+
+class PageTooLarge(ValueError):
+    """The suite was about to ask for more rows at once than paging.MAX_PAGE_SIZE."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,9 @@ class Target:
         self.admin = Credentials(basic=options.admin_auth)
         self.timeout = options.request_timeout
         self.recorder = recorder
+        # The admin's password is what the run was told: right once the server accepts it.
+        login, password = options.admin_auth
+        recorder.failed_logins.learn(password, login, confirmed=False)
         self._stack = ExitStack()
 
     @property
@@ -101,14 +122,38 @@ class Target:
             client = httpx.Client(base_url=self.base_url, timeout=self.timeout)
         client.headers.update(credentials.headers())
 
+        def bounded(request: httpx.Request) -> None:
+            for name, value in parse_qsl(request.url.query.decode(), keep_blank_values=True):
+                if name in paging.PAGE_SIZE_PARAMETERS and paging.asks_too_many(value):
+                    raise PageTooLarge(
+                        f"{request.method} {request.url.path}: {name}={value} asks for more "
+                        f"than {paging.MAX_PAGE_SIZE} rows; the suite never does"
+                    )
+
         def record(response: httpx.Response) -> None:
             client.cookies.clear()  # authentication is always explicit
             request = response.request
             path = request.url.path.removeprefix(self.base_path)
+            self.observe_login(request.method, path, request.headers, request.content, response)
+            if credentials.session is not None:
+                # A server that rotates the session names the new one in Set-Cookie.
+                renewed = replaced_session(response.headers.get_list("set-cookie"))
+                if renewed:
+                    client.headers["Cookie"] = f"{SESSION_COOKIE}={renewed}"
             self.recorder.observe(request.method, path, response.status_code)
 
-        client.event_hooks = {"request": [], "response": [record]}
+        client.event_hooks = {"request": [bounded], "response": [record]}
         return client
+
+    def observe_login(
+        self, method: str, path: str, headers: Any, body: object, response: Any
+    ) -> None:
+        """Count the answer to a request that logs in with a password (failed logins)."""
+        attempt = logins.attempt_of(method, path, dict(headers.items()), body)
+        if attempt is not None:
+            self.recorder.failed_logins.observe(
+                attempt, f"{method} {path}", response.status_code, self.recorder.current_test
+            )
 
     def client(self, credentials: Credentials = ANONYMOUS) -> httpx.Client:
         """A client that lives until the run ends."""
@@ -128,7 +173,7 @@ class Target:
                 json={"user": user, "password": password},
                 headers={"User-Agent": user_agent},
             )
-        cookie = response.cookies.get(SESSION_COOKIE)
+        cookie = replaced_session(response.headers.get_list("set-cookie"))
         if response.status_code != 200 or not cookie:
             raise SetupError(f"POST /login as {user} answered {response.status_code}")
         return str(cookie)

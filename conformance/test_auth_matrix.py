@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 import contract
 from conformance import samples, tolerances
+from conformance.conftest import PasswordChange
 from conformance.fresh import Fresh
 from conformance.guard import GHOST_ID
 from conformance.options import RunOptions
@@ -30,7 +32,11 @@ _operations = [
 ]
 SECURED = [op.operation_id for op in _operations if op.secured]
 PUBLIC = [op.operation_id for op in _operations if not op.secured]
-LOCKED_OUT = ["anonymous", "wrong-password", "disabled-user", "revoked-session"]
+# Callers without valid credentials, tried on every operation. None of them sends a
+# password that could fail (Grafana counts failed logins, per login and per client
+# address): wrong credentials are a made-up service-account token here, and the one
+# wrong password of the run is tried once (test_a_wrong_password_gets_401).
+LOCKED_OUT = ["anonymous", "invalid-token", "disabled-user", "revoked-session"]
 ACCESS_DENIED_ID = re.compile(r"^ACE\d{10}$")
 
 
@@ -153,10 +159,10 @@ def callers(target: Target, world: World, fresh: Fresh) -> Iterator[dict[str, Cr
             owner.post("/api/user/revoke-auth-token", json={"authTokenId": token_id}).status_code
             == 200
         )
+    made_up = f"glsa_{secrets.token_hex(16)}_{secrets.token_hex(4)}"  # a token's shape
     yield {
         "anonymous": ANONYMOUS,
-        # Wrong passwords go to the throwaway `locked` account only, never to a real one.
-        "wrong-password": Credentials(basic=(world.locked.login, f"not-{world.locked.password}")),
+        "invalid-token": Credentials(bearer=made_up),
         "disabled-user": world.disabled.basic,
         "revoked-session": Credentials(session=cookie),
         "ordinary-user": world.plain.basic,
@@ -246,6 +252,21 @@ def test_callers_without_valid_credentials_get_401(
     response, _ = _call(operation_id, caller, callers, target, world, fresh)
     assert response.status_code == 401, f"{caller} got {response.status_code}"
     assert isinstance(response.json().get("message"), str)
+
+
+def test_a_wrong_password_gets_401(password_change: PasswordChange) -> None:
+    """GET /api/user with a user's password from before they changed it: the run's one
+    wrong password on purpose (its answer is shared with the password chain)."""
+    changed = password_change
+    assert changed.with_new.status_code == 200, (
+        f"no wrong password to try: after a password change the new one got "
+        f"{changed.with_new.status_code}"
+    )
+    if changed.with_old is None:
+        pytest.skip(changed.not_sent)
+    response = changed.with_old
+    assert response.status_code == 401, f"a wrong password got {response.status_code}"
+    assert isinstance(response.json().get("message"), str), response.text
 
 
 def _refusal(

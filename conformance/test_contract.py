@@ -17,6 +17,7 @@ from conformance.generated import ContractRun, load_schema
 from conformance.options import RunOptions
 from conformance.plugin import active_options
 from conformance.recorder import Recorder
+from conformance.renewal import ActorSession
 from conformance.target import Target
 from conformance.world import World
 
@@ -25,9 +26,13 @@ schema = load_schema(active_options())
 
 @pytest.fixture(scope="module")
 def contract_run(
-    target: Target, world: World, recorder: Recorder, conformance_options: RunOptions
+    target: Target,
+    world: World,
+    recorder: Recorder,
+    conformance_options: RunOptions,
+    actor_session: ActorSession,
 ) -> ContractRun:
-    return ContractRun(target, world, recorder, conformance_options)
+    return ContractRun(target, world, recorder, conformance_options, actor_session)
 
 
 @schema.parametrize()

@@ -88,7 +88,7 @@ class World:
     actor_session: str
     plain: Account  # ordinary user: Viewer in the main org, Editor in `org`
     disabled: Account
-    locked: Account  # the only account that is sent wrong passwords
+    signer: Account  # the fuzzed POST /login signs in as this account, with its password
     victims: list[Account]  # targets of the fuzzed admin writes
     doomed: list[Account]  # targets of the fuzzed user deletion
     population: list[Account]  # users the search properties look for; logins start `<prefix>p-`
@@ -111,7 +111,7 @@ class World:
             self.actor,
             self.plain,
             self.disabled,
-            self.locked,
+            self.signer,
             *self.victims,
             *self.doomed,
             *self.population,
@@ -126,11 +126,6 @@ class World:
     def ghost_uid(self) -> str:
         """A dashboard UID that cannot exist."""
         return f"{self.prefix}ghost"
-
-    @property
-    def actor_credentials(self) -> Credentials:
-        # A session cookie survives the fuzzer changing the actor's login or password.
-        return Credentials(session=self.actor_session)
 
     @property
     def token_credentials(self) -> Credentials:
