@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,9 +14,10 @@ from conformance.options import RunOptions
 from conformance.paging import MAX_PAGE_SIZE
 from conformance.plugin import property_settings
 from conformance.target import Credentials, Target
-from conformance.text import go_lower, go_swapcase, go_upper
+from conformance.text import ascii_lower, go_lower, go_swapcase, go_upper
 from conformance.world import Account, World
 
+Fold = Callable[[str], str]
 MAX_PAGES = 10
 FIELDS = ("login", "email", "name")
 
@@ -36,10 +38,16 @@ def search_all(client: httpx.Client, query: str) -> tuple[int, list[dict[str, An
     return total, hits
 
 
-def matches(query: str, person: dict[str, Any] | Account) -> bool:
-    """Whether the query is in the login, e-mail or name, ignoring case as Go folds it."""
+def matches(query: str, person: dict[str, Any] | Account, *, fold: Fold = go_lower) -> bool:
+    """Whether the query is in the login, e-mail or name, ignoring letter case as `fold`
+    does: Go's folding (every letter) by default.
+
+    Grafana passes the query to its database's LIKE as it is, so which letters it folds
+    depends on the database: SQLite (its default) folds ASCII letters only, PostgreSQL's
+    ILIKE every letter. A hit must match with every letter folded, and a user that
+    matches with ASCII letters folded must be found; in between, either is Grafana."""
     values = [person[f] if isinstance(person, dict) else getattr(person, f) for f in FIELDS]
-    return any(go_lower(query) in go_lower(str(value)) for value in values)
+    return any(fold(query) in fold(str(value)) for value in values)
 
 
 def queries(world: World) -> st.SearchStrategy[str]:
@@ -70,7 +78,8 @@ def test_every_search_hit_contains_the_query_and_no_seeded_match_is_missed(
     _, hits = search_all(as_root, query)
     strays = [h["login"] for h in hits if not matches(query, h)]
     assert not strays, f"hits without {query!r} in login, email or name: {strays[:5]}"
-    missed = {a.login for a in world.population if matches(query, a)} - {h["login"] for h in hits}
+    surely = {a.login for a in world.population if matches(query, a, fold=ascii_lower)}
+    missed = surely - {h["login"] for h in hits}
     assert not missed, f"users matching {query!r} missing from the hits: {sorted(missed)}"
 
 
@@ -146,22 +155,36 @@ def test_paging_values_that_are_not_integers_are_ignored(
     assert (response.json()["perPage"], response.json()["page"]) == (1000, 1)
 
 
-def test_search_ignores_the_case_of_letters_beyond_ascii(
+def test_search_finds_letters_beyond_ascii_and_folds_their_case_all_or_nothing(
     as_root: httpx.Client, world: World
 ) -> None:
-    """A query in other letter case finds a login, e-mail or name written in another
-    alphabet ("ZOË" finds zoë), as Go folds case."""
+    """A query in another alphabet finds the users it is written in ("Zoë" finds zoë).
+    Whether another letter case finds them too ("ZOË") depends on Grafana's database
+    (PostgreSQL: yes, SQLite: no, see `matches`), but a target does one or the other for
+    every such query, never some of them."""
     people = beyond_ascii(world)
     assert people, "the population has no login beyond ASCII"
+    folded: dict[str, bool] = {}
     for person in people:
         first_name = person.name.split()[0]
-        for query in (go_upper(first_name), go_swapcase(person.email.split("@")[0])):
+        _, exact = search_all(as_root, first_name)
+        assert person.id in {h["id"] for h in exact}, (
+            f"non-ASCII letters: {first_name!r} does not find {person.login!r} ({person.name})"
+        )
+        for query, source in (
+            (go_upper(first_name), first_name),
+            (go_swapcase(person.login), person.login),
+        ):
+            if ascii_lower(query) == ascii_lower(source):
+                continue  # no letter beyond ASCII changed case: nothing to tell apart
             _, hits = search_all(as_root, query)
             strays = [h["login"] for h in hits if not matches(query, h)]
             assert not strays, f"hits without {query!r} (ignoring case): {strays[:5]}"
-            assert person.id in {h["id"] for h in hits}, (
-                f"non-ASCII letters: {query!r} does not find {person.login!r} ({person.name})"
-            )
+            folded[query] = person.id in {h["id"] for h in hits}
+    assert folded, "no query changed the case of a letter beyond ASCII"
+    assert len(set(folded.values())) == 1, (
+        f"non-ASCII letters: letter case is ignored for some queries and not others: {folded}"
+    )
 
 
 def test_a_login_beyond_ascii_signs_in_in_any_letter_case(target: Target, world: World) -> None:

@@ -46,3 +46,9 @@ def json_key(name: str) -> str:
     """How encoding/json folds an object key before matching it to a struct field: two
     keys that fold alike reach the same field (`USERID`, `userıd` and `userId` all do)."""
     return "".join(c.upper() if c.isascii() else _upper(_lower(c)) for c in name)
+
+
+def ascii_lower(text: str) -> str:
+    """Only ASCII letters lower-cased: how SQLite's LIKE (Grafana's default database)
+    compares letters."""
+    return "".join(c.lower() if c.isascii() else c for c in text)
