@@ -90,6 +90,7 @@ def test_change_actual_user_password_replaces_the_password(live_server: str) -> 
     assert stale.value.response["message"] == "Invalid username or password"
 
 
+@pytest.mark.grafana("12.0")  # the last release serving stars by numeric id
 def test_dashboards_are_starred_and_unstarred_by_uid_and_by_numeric_id(
     live_server: str,
 ) -> None:
