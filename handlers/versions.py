@@ -64,15 +64,18 @@ def served_document(rules: Contract, document: dict[str, Any]) -> dict[str, Any]
         item = served["paths"][operation.path]
         if not operation.served:
             del item[operation.method.lower()]
-            if not set(item) & {"get", "put", "post", "delete", "patch"}:
-                del served["paths"][operation.path]
         elif "user_id" in operation.path_parameters():
             op = item[operation.method.lower()]
-            parameters = [*item.pop("parameters", []), *op.get("parameters", [])]
+            parameters = [*item.get("parameters", []), *op.get("parameters", [])]
             op["parameters"] = [
                 {**p, "schema": {"type": "string"}} if p.get("name") == "user_id" else p
                 for p in (contract.resolve_ref(served, p) for p in parameters)
             ]
+    for path, item in list(served["paths"].items()):
+        if not set(item) & set(contract.HTTP_METHODS):
+            del served["paths"][path]  # nothing served there any more
+        elif "user_id" in path:
+            item.pop("parameters", None)  # each operation carries its own copy now
     return served
 
 
