@@ -84,6 +84,12 @@ def test_a_user_id_that_is_no_integer_is_looked_up_as_a_uid(
     assert (response.status_code, response.json()) == (404, message("User not found"))
 
 
+def test_a_uid_is_looked_up_only_for_an_authenticated_caller(client: TestClient) -> None:
+    """Grafana's resolver runs after authentication: no credentials, no lookup (401)."""
+    response = client.get("/api/users/no-such-uid")
+    assert response.status_code == 401
+
+
 def test_every_users_route_takes_the_uid_in_place_of_the_id(admin: TestClient) -> None:
     user_id = create_user(admin, "jane")
     uid = admin.get(f"/api/users/{user_id}").json()["uid"]
