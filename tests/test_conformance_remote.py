@@ -120,3 +120,45 @@ def test_fail_on_unobserved_fails_a_run_that_leaves_documented_statuses_unproduc
     assert main([*args, "--fail-on-unobserved"]) == 1
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| getUserByID | 200" in report  # listed among the statuses never observed
+
+
+def test_auto_finds_the_release_the_target_answers_as_and_tests_it_as_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("USERAPI_GRAFANA_VERSION", "11.4")  # the in-process reference server
+    code = main(["--grafana-version", "auto", "--report-dir", str(tmp_path), "-k", "getHealth"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
+    assert "auto: /api/health says 11.4.0; the target behaves as 11.4; testing as 11.4" in out
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "* Grafana release expected: 11.4" in report
+    fingerprints = (tmp_path / "fingerprints" / "report.md").read_text(encoding="utf-8")
+    assert "* The target behaves as: 11.4" in fingerprints
+
+
+def test_auto_says_when_the_target_behaves_as_no_listed_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 13.0's routes with 11.6's answer to a wrong old password: no release does both.
+    from contract import Answer
+    from handlers import versions
+
+    monkeypatch.setenv("USERAPI_GRAFANA_VERSION", "13.0")
+    holds, answer = versions.holds, versions.answer
+    planted = Answer(401, "Invalid old password")
+    monkeypatch.setattr(versions, "holds", lambda n: n == "old-password-401" or holds(n))
+    monkeypatch.setattr(
+        versions, "answer", lambda n: planted if n == "old-password-401" else answer(n)
+    )
+    code = main(["--grafana-version", "auto", "--report-dir", str(tmp_path), "-k", "getHealth"])
+    out = capsys.readouterr().out
+    assert "the target behaves as none of the listed releases; testing as 13.0" in out
+    assert code == 0  # the second phase (getHealth only) conforms
+
+
+def test_pytest_refuses_auto_with_a_pointer_to_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome = run_suite(["--grafana-version", "auto", "--report-dir", str(tmp_path), "-q"])
+    assert outcome.exit_code == pytest.ExitCode.INTERRUPTED
+    assert "--grafana-version auto needs `python -m conformance`" in capsys.readouterr().out
