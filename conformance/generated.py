@@ -50,10 +50,6 @@ def config_for(options: RunOptions) -> SchemathesisConfig:
         ]
         if others:
             overrides.append({"include-operation-id": others, "enabled": False})
-    for check, operation_ids in tolerances.checks_off(spec, options.tolerances).items():
-        overrides.append(
-            {"include-operation-id": operation_ids, "checks": {check: {"enabled": False}}}
-        )
     return SchemathesisConfig.from_dict(
         {
             "seed": options.seed,

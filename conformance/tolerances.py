@@ -35,29 +35,10 @@ def resolve(names: Iterable[str], version: str | None, contract: Contract) -> fr
     return frozenset(chosen)
 
 
-def checks_off(contract: Contract, applied: frozenset[str]) -> dict[str, list[str]]:
-    """schemathesis check -> the operations on which the applied tolerances switch it off."""
-    found: dict[str, list[str]] = {}
-    for operation in contract.operations:
-        for relaxation in contract.relaxed(operation, applied):
-            if relaxation.check:
-                found.setdefault(relaxation.check, []).append(operation.operation_id)
-    return found
-
-
 def either_403_body(contract: Contract, operation_id: str, applied: frozenset[str]) -> bool:
     """Whether an applied tolerance lets this operation deny with either 403 body: the
     plain {"message"} or the role-based access-denied one."""
     return any(r.either_403_body for r in contract.relaxed(contract[operation_id], applied))
-
-
-def accepted_formats(contract: Contract, applied: frozenset[str]) -> dict[str, set[str]]:
-    """Field -> alternative value formats the applied tolerances accept (e.g. short ages)."""
-    found: dict[str, set[str]] = {}
-    for name in applied:
-        for field, form in contract.differences[name].relaxes.formats.items():
-            found.setdefault(field, set()).add(form)
-    return found
 
 
 def patch_spec(raw: dict[str, Any], contract: Contract, applied: frozenset[str]) -> dict[str, Any]:

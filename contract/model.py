@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -82,13 +83,11 @@ def _rank(role: str | None) -> int:
 
 @dataclass(frozen=True)
 class Relaxation:
-    """What a tolerance relaxes: a schemathesis check, extra statuses, required fields, a
-    value format, or the shape of a 403 body."""
+    """What accepting a difference relaxes: extra statuses, required fields (which the
+    releases with it lack), or the shape of a 403 body."""
 
-    check: str | None = None
     statuses: frozenset[int] = frozenset()
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    formats: Mapping[str, str] = field(default_factory=dict)
     either_403_body: bool = False  # a 403 may have either body shape
 
 
@@ -271,17 +270,16 @@ class Contract:
         candidates.sort(key=lambda op: op.path.count("{"))
         return candidates[0] if candidates else None
 
-    @property
+    @functools.cached_property
     def active(self) -> frozenset[str]:
-        """The differences this release has."""
-        return frozenset(n for n, d in self.differences.items() if d.holds_in(self.version))
+        """The differences this release has (worked out once: handlers ask per request)."""
+        return self.active_at(self.version)
 
     def differs(self, name: str) -> Difference | None:
         """The named difference when this release has it, else None."""
         if name not in self.differences:
             raise KeyError(f"the contract defines no difference {name!r}")
-        found = self.differences[name]
-        return found if found.holds_in(self.version) else None
+        return self.differences[name] if name in self.active else None
 
     def active_at(self, version: str) -> frozenset[str]:
         """The differences a listed release has."""
@@ -302,20 +300,20 @@ class Contract:
             operations.append(replace(op, access=access, served=not absent))
         return replace(self, operations=tuple(operations), version=version)
 
+    def answer(self, name: str, accepted: frozenset[str] | None = None) -> Answer | None:
+        """What the named difference states for a release that has it when it is
+        `accepted` (default: when this release has it): its `answer`, else `otherwise`."""
+        difference = self.differences[name]
+        has = name in (self.active if accepted is None else accepted)
+        return difference.answer if has else difference.otherwise
+
     def stated(
         self, operation: Operation, accepted: frozenset[str] | None = None
     ) -> set[tuple[int, str | None]]:
-        """The answers (status, message) the operation's version differences state: each
-        difference's `answer` where it is accepted (default: where this release has it),
-        its `otherwise` elsewhere."""
-        accepted = self.active if accepted is None else accepted
-        found: set[tuple[int, str | None]] = set()
-        for name in operation.differences:
-            difference = self.differences[name]
-            stated = difference.answer if name in accepted else difference.otherwise
-            if stated is not None:
-                found.add((stated.status, stated.message))
-        return found
+        """The answers (status, message) the operation's version differences state (see
+        `answer`)."""
+        found = (self.answer(name, accepted) for name in operation.differences)
+        return {(a.status, a.message) for a in found if a is not None}
 
     def tolerances_for(self, version: str) -> frozenset[str]:
         """The differences Grafana `version` has (ValueError: not described)."""

@@ -190,7 +190,7 @@ def _access(operation_id: str, body: Json) -> Access:
 
 def _difference(name: str, body: Json, versions: Versions) -> Difference:
     relaxes = body.get("relaxes") or {}
-    known = {"check", "statuses", "required", "formats", "either403Body"}
+    known = {"statuses", "required", "either403Body"}
     if set(relaxes) - known:
         raise ContractError(f"difference {name}: relaxes must use only {sorted(known)}")
     span = body.get("versions") or {}
@@ -208,10 +208,8 @@ def _difference(name: str, body: Json, versions: Versions) -> Difference:
         since=str(span["since"]) if "since" in span else None,
         until=str(span["until"]) if "until" in span else None,
         relaxes=Relaxation(
-            check=relaxes.get("check"),
             statuses=frozenset(int(s) for s in relaxes.get("statuses", [])),
             required={k: tuple(v) for k, v in relaxes.get("required", {}).items()},
-            formats=dict(relaxes.get("formats", {})),
             either_403_body=bool(relaxes.get("either403Body", False)),
         ),
         answer=_answer(body.get("answer")),

@@ -79,7 +79,7 @@ def bind(operation: Operation, rules: Contract) -> Callable[..., Any]:
     module, _, name = handler_name(operation.operation_id, operation.tag).rpartition(".")
     found: Callable[..., Any] = getattr(importlib.import_module(module), name)
     function = versions.omitting_fields(found, rules, operation)
-    if "user_id" in operation.path_parameters():
+    if versions.USER_ID in operation.path_parameters():
         function = versions.as_user_ids(function, operation)
     function = access.guarded(function, operation)
     if operation.is_read and not inspect.iscoroutinefunction(found):

@@ -331,7 +331,7 @@ class GoIntegerMiddleware:
             if parameter.get("schema", {}).get("type") != "integer":
                 continue
             name = str(parameter["name"])
-            if name == "user_id":
+            if name == versions.USER_ID:
                 continue  # parsed by the handler binding (handlers/versions.py)
             if parameter.get("in") == "path":
                 values = [path_values.get(name, "0")]
@@ -369,12 +369,14 @@ class UserUidMiddleware:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         routed = scope.get("extensions", {}).get("connexion_routing", {})
         params = scope.get("path_params") or {}
-        value = params.get("user_id")
+        value = params.get(versions.USER_ID)
         wanted = routed.get("operation_id") in self.operations and isinstance(value, str)
         if wanted and not versions.is_int64(str(value)):
             store = scope[deps.SCOPE_KEY].store
             try:
-                params["user_id"] = str(await to_thread.run_sync(store.user_id_by_uid, value))
+                params[versions.USER_ID] = str(
+                    await to_thread.run_sync(store.user_id_by_uid, value)
+                )
             except UserNotFound:
                 found = self.spec.differences[versions.UID_PATHS].answer or Answer(404)
                 await send_json(send, found.status, {"message": found.message or ""})

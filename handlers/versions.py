@@ -22,6 +22,9 @@ from handlers import deps
 from handlers.errors import ApiError, BadRequest
 
 UID_PATHS = "user-uid-in-paths"
+# The path parameter Grafana's handlers parse themselves (and, from 11.4, its resolver looks
+# up as a uid): served as text and parsed at binding (as_user_ids), never by connexion.
+USER_ID = "user_id"
 _GO_INT64 = re.compile(r"^[+-]?[0-9]+$")
 _INT64 = 2**63
 
@@ -34,8 +37,7 @@ def holds(name: str) -> bool:
 def answer(name: str) -> Answer:
     """What the server's release answers in the named difference's situation."""
     spec = deps.app_context().spec
-    difference = spec.differences[name]
-    found = difference.answer if difference.holds_in(spec.version) else difference.otherwise
+    found = spec.answer(name)
     if found is None:
         raise LookupError(f"difference {name} states no answer for Grafana {spec.version}")
     return found
@@ -64,17 +66,17 @@ def served_document(rules: Contract, document: dict[str, Any]) -> dict[str, Any]
         item = served["paths"][operation.path]
         if not operation.served:
             del item[operation.method.lower()]
-        elif "user_id" in operation.path_parameters():
+        elif USER_ID in operation.path_parameters():
             op = item[operation.method.lower()]
             parameters = [*item.get("parameters", []), *op.get("parameters", [])]
             op["parameters"] = [
-                {**p, "schema": {"type": "string"}} if p.get("name") == "user_id" else p
+                {**p, "schema": {"type": "string"}} if p.get("name") == USER_ID else p
                 for p in (contract.resolve_ref(served, p) for p in parameters)
             ]
     for path, item in list(served["paths"].items()):
         if not set(item) & set(contract.HTTP_METHODS):
             del served["paths"][path]  # nothing served there any more
-        elif "user_id" in path:
+        elif f"{{{USER_ID}}}" in path:
             item.pop("parameters", None)  # each operation carries its own copy now
     return served
 
@@ -92,13 +94,13 @@ def as_user_ids(function: Callable[..., Any], operation: Operation) -> Callable[
     """The handler, given `user_id` as an integer: the path's text, which is a Go int64
     (or was made one by UserUidMiddleware where the release takes uids), or else the
     parameter's 400 from the contract, as a handler that parses the id itself answers."""
-    message = operation.invalid.get("user_id", ("id is invalid", None))[0]
+    message = operation.invalid.get(USER_ID, ("id is invalid", None))[0]
 
     def convert(kwargs: dict[str, Any]) -> None:
-        value = str(kwargs["user_id"])
+        value = str(kwargs[USER_ID])
         if not is_int64(value):
             raise BadRequest(message)
-        kwargs["user_id"] = int(value)
+        kwargs[USER_ID] = int(value)
 
     if inspect.iscoroutinefunction(function):
 
