@@ -9,7 +9,6 @@ on PostgreSQL always on a worker thread.
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import UTC
 from typing import Any
 
@@ -56,7 +55,7 @@ def user_identity(
     """The caller's identity; `role` when already read."""
     if user.is_disabled:
         raise Unauthorized("Unauthorized", message_id="identity.disabled")
-    now = time.time()
+    now = ctx.store.db.clock.time()
     # Stored times are naive UTC: as local time they would be hours off outside UTC.
     if now - user.last_seen_at.replace(tzinfo=UTC).timestamp() > LAST_SEEN_INTERVAL:
         ctx.store.touch_last_seen(user.id)
@@ -79,7 +78,7 @@ def check_password(ctx: deps.AppContext, username: str, password: str, ip: str) 
     the user and their role in their active org. Lockout count, user and role come from
     one read."""
     settings, store = ctx.settings, ctx.store
-    now = int(time.time())
+    now = ctx.store.db.clock.seconds()
     protect = not settings.disable_brute_force_protection
     user, role, failures = store.credentials(
         username, failures_since=now - LOCKOUT_WINDOW if protect else None
@@ -116,7 +115,7 @@ def _basic(ctx: deps.AppContext, username: str, password: str, ip: str) -> dict[
 
 def _token(ctx: deps.AppContext, token: str) -> dict[str, Any]:
     identity = ctx.store.identity_for_key(
-        keyed_hash(token, ctx.settings.secret_key), int(time.time())
+        keyed_hash(token, ctx.settings.secret_key), ctx.store.db.clock.seconds()
     )
     if identity is None:
         raise bad_api_key()
@@ -124,7 +123,7 @@ def _token(ctx: deps.AppContext, token: str) -> dict[str, Any]:
 
 
 def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
-    now = int(time.time())
+    now = ctx.store.db.clock.seconds()
     settings = ctx.settings
     token = ctx.store.find_session(
         keyed_hash(cookie, settings.secret_key),

@@ -10,6 +10,7 @@ from typing import Any
 from connexion import context, request
 
 from contract import Contract
+from handlers.clock import Clock
 from handlers.settings import Settings
 from handlers.store import Store
 from handlers.store.models import Identity
@@ -66,6 +67,11 @@ def store() -> Store:
 
 def settings() -> Settings:
     return app_context().settings
+
+
+def clock() -> Clock:
+    """The server's time (handlers/clock.py): the store's, so rows and checks agree."""
+    return app_context().store.db.clock
 
 
 def caller() -> Identity:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 from connexion import request
@@ -30,7 +29,7 @@ def login(body: JSON) -> Response:
     user = verify_password(ctx, user_name, password, ip)
     user_identity(ctx, user)  # refuses disabled users, updates last-seen
     token = secrets.token_hex(16)
-    now = int(time.time())
+    now = ctx.store.db.clock.seconds()
     ctx.store.create_session(
         user.id,
         keyed_hash(token, ctx.settings.secret_key),

@@ -31,11 +31,11 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Table, TextClause, func, select, text
 
+from handlers.clock import SYSTEM
 from handlers.passwords import encode_password, random_string
 from handlers.progress import Progress
 from handlers.settings import DEFAULT_DATABASE_URL
 from handlers.store import open_store, schema
-from handlers.store.db import utcnow
 from handlers.store.rows import user_row
 
 CONSONANTS = "bdfghjklmnprstvz"
@@ -172,7 +172,7 @@ def _plan(conn: Connection, users: int, orgs: int, teams: int, password: str) ->
     login, _, _ = identity(0)
     if conn.execute(select(schema.users.c.id).where(schema.users.c.login == login)).first():
         raise SystemExit(f"this database is already seeded (user {login!r} exists)")
-    now = utcnow()
+    now = SYSTEM.now()
     salt = random_string(10)
     row = user_row(
         login="",
@@ -198,7 +198,7 @@ def _plan(conn: Connection, users: int, orgs: int, teams: int, password: str) ->
 
 
 def _orgs_and_teams(conn: Connection, plan: _Plan) -> None:
-    now = utcnow()
+    now = SYSTEM.now()
     stamp = f"{now:%Y%m%d%H%M%S}"
     if plan.orgs:
         conn.execute(

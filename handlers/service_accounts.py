@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import string
-import time
 import zlib
 from typing import Any
 
@@ -43,7 +42,7 @@ def create_service_account(body: JSON) -> tuple[JSON, int]:
 def create_token(service_account_id: int, body: JSON) -> JSON:
     who = deps.caller()
     seconds = int(body.get("secondsToLive") or 0)
-    expires = int(time.time()) + seconds if seconds > 0 else None
+    expires = deps.clock().seconds() + seconds if seconds > 0 else None
     if expires is not None and expires > INT64_MAX:  # the expiry column is a signed int64
         raise BadRequest("Number of seconds before expiration is greater than the global limit")
     key = _new_token()

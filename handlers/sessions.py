@@ -3,7 +3,6 @@ Grafana Admin, for any user's (/api/admin/users/{user_id})."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from handlers import deps, views
@@ -15,7 +14,7 @@ DAY = 24 * 3600
 
 
 def _session_window() -> dict[str, int]:
-    now, settings = int(time.time()), deps.settings()
+    now, settings = deps.clock().seconds(), deps.settings()
     return {
         "created_after": now - settings.login_max_lifetime_days * DAY,
         "seen_after": now - settings.login_max_inactive_days * DAY,

@@ -9,7 +9,6 @@ from handlers import deps, versions, views
 from handlers.errors import BadRequest, NotFound, Unauthorized
 from handlers.profiles import apply_update, profile
 from handlers.store import NotAMember, PatternTooLong, UserNotFound
-from handlers.store.db import utcnow
 from handlers.store.users import SORT_COLUMNS
 
 JSON = dict[str, Any]
@@ -40,7 +39,8 @@ def _search(
     # Grafana: a page size of zero or less means 1000, a page below 1 means 1.
     per_page = perpage if perpage > 0 else SEARCH_PAGE_SIZE
     page = max(page, 1)
-    since = utcnow() - timedelta(days=ACTIVE_DAYS) if active in _GO_TRUE else None
+    now = deps.clock().now()
+    since = now - timedelta(days=ACTIVE_DAYS) if active in _GO_TRUE else None
     try:
         result = deps.store().search_users(
             query=query or "",
@@ -53,7 +53,7 @@ def _search(
         raise BadRequest() from None
     return {
         "totalCount": result.total_count,
-        "users": [views.search_hit(u) for u in result.items],
+        "users": [views.search_hit(u, now=now) for u in result.items],
         "page": result.page,
         "perPage": result.per_page,
     }

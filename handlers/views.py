@@ -43,9 +43,8 @@ def team_avatar_url(email: str, name: str) -> str:
     return avatar_url(email or re.sub(r"[^A-Za-z0-9]", "", name) + "@localhost")
 
 
-def age(since: datetime, now: datetime | None = None) -> str:
+def age(since: datetime, now: datetime) -> str:
     """Grafana's lastSeenAtAge words: "10 years", "1 month", "3 days", "< 1 minute"."""
-    now = now or datetime.now(UTC).replace(tzinfo=None)
     minutes = int((now - since).total_seconds() // 60)
     for unit, size in (
         ("year", 525600),
@@ -94,7 +93,7 @@ def lookup_profile(user: User, *, empty_uid: bool) -> JSON:
     return body
 
 
-def search_hit(user: User) -> JSON:
+def search_hit(user: User, *, now: datetime) -> JSON:
     return {
         "id": user.id,
         "uid": user.uid,
@@ -105,7 +104,7 @@ def search_hit(user: User) -> JSON:
         "isAdmin": user.is_admin,
         "isDisabled": user.is_disabled,
         "lastSeenAt": timestamp(user.last_seen_at),
-        "lastSeenAtAge": age(user.last_seen_at),
+        "lastSeenAtAge": age(user.last_seen_at, now),
         "authLabels": list(user.auth_labels),
     }
 

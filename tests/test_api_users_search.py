@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from handlers.clock import SYSTEM
 from handlers.store import Store
-from handlers.store.db import utcnow
 from tests.support.api import (
     AVATAR,
     BAD_REQUEST_DATA,
@@ -267,7 +267,7 @@ def test_search_marks_grafana_admins_with_is_admin(admin: TestClient) -> None:
 def test_search_sorts_by_each_of_the_eight_options(
     admin: TestClient, store: Store, sort: str, expected: list[str]
 ) -> None:
-    now = utcnow()
+    now = SYSTEM.now()
     ids = {
         "ann": create_user(admin, "ann", email="z@example.com", name="zoe"),
         "bob": create_user(admin, "bob", email="y@example.com", name="bea"),
@@ -294,7 +294,7 @@ def test_search_sorts_by_each_of_the_eight_options(
 def test_active_last_30_days_keeps_users_seen_in_the_last_30_days(
     admin: TestClient, store: Store, path: str, value: str, expected: list[str]
 ) -> None:
-    now = utcnow()
+    now = SYSTEM.now()
     recent, old = create_user(admin, "recent"), create_user(admin, "old")
     set_columns(store, recent, last_seen_at=now - timedelta(days=29))
     set_columns(store, old, last_seen_at=now - timedelta(days=31))

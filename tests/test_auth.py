@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from handlers.app import create_app
+from handlers.clock import SYSTEM
 from handlers.settings import Settings
 from handlers.store import Store
-from handlers.store.db import utcnow
 from handlers.store.schema import user_auth_tokens, users
 from tests.support.api import (
     BAD_CREDENTIALS,
@@ -338,7 +338,7 @@ def test_last_seen_is_updated_at_most_every_fifteen_minutes(
         conn.execute(
             update(users)
             .where(users.c.id == user_id)
-            .values(last_seen_at=utcnow() - timedelta(minutes=14))
+            .values(last_seen_at=SYSTEM.now() - timedelta(minutes=14))
         )
     client.get("/api/user", auth=JANE)
     assert search_age(admin, "jane") == "14 minutes"
@@ -346,7 +346,7 @@ def test_last_seen_is_updated_at_most_every_fifteen_minutes(
         conn.execute(
             update(users)
             .where(users.c.id == user_id)
-            .values(last_seen_at=utcnow() - timedelta(minutes=16))
+            .values(last_seen_at=SYSTEM.now() - timedelta(minutes=16))
         )
     client.get("/api/user", auth=JANE)
     assert search_age(admin, "jane") == "< 1 minute"

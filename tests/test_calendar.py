@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from handlers.store import users as user_store
+from handlers.clock import ManualClock
+from handlers.store import Store
 from handlers.store.db import years_before
 from tests.support.api import create_user
 
@@ -26,9 +27,11 @@ def test_29_february_rolls_over_to_1_march_as_gos_adddate_does() -> None:
 
 
 def test_a_user_created_on_29_february_was_last_seen_ten_years_before(
-    admin: TestClient, monkeypatch: pytest.MonkeyPatch
+    admin: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(user_store, "utcnow", lambda: datetime(2024, 2, 29, 12, 0, 0))
+    clock = ManualClock()
+    clock.freeze(datetime(2024, 2, 29, 12, 0, 0))
+    monkeypatch.setattr(store.db, "clock", clock)
     user_id = create_user(admin, "leap")
     hits = admin.get("/api/users/search", params={"query": "leap"}).json()["users"]
     assert [(h["id"], h["lastSeenAt"]) for h in hits] == [(user_id, "2014-03-01T12:00:00Z")]

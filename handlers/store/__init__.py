@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.clock import SYSTEM, Clock
 from handlers.passwords import encode_password, random_string
 from handlers.store.bootstrap import bootstrap
 from handlers.store.dashboards import DashboardStore
@@ -72,10 +73,12 @@ def open_store(
     admin_password: str = "admin",
     admin_email: str = "admin@localhost",
     sqlite_synchronous: str = "FULL",
+    clock: Clock = SYSTEM,
 ) -> Store:
     """Open (and migrate) the database at `url`; create Grafana's defaults on first start.
-    `sqlite_synchronous`: SQLite's synchronous mode for a file database (see db.py)."""
-    db = Database(url, sqlite_synchronous=sqlite_synchronous)
+    `sqlite_synchronous`: SQLite's synchronous mode for a file database (see db.py);
+    `clock`: the server's time (handlers/clock.py)."""
+    db = Database(url, sqlite_synchronous=sqlite_synchronous, clock=clock)
     db.migrate()
     salt = random_string(10)
     with db.write() as conn:
@@ -85,5 +88,6 @@ def open_store(
             admin_email=admin_email,
             password_hash=encode_password(admin_password, salt),
             salt=salt,
+            now=clock.now(),
         )
     return Store(db)

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, select, text
 
+from handlers.clock import SYSTEM
 from handlers.store import schema
-from handlers.store.db import new_id, utcnow
+from handlers.store.db import new_id
 from handlers.store.rows import user_row
 from handlers.store.text import go_lower
 
 
 def bootstrap(
-    conn: Connection, *, admin_login: str, admin_email: str, password_hash: str, salt: str
+    conn: Connection,
+    *,
+    admin_login: str,
+    admin_email: str,
+    password_hash: str,
+    salt: str,
+    now: datetime | None = None,
 ) -> None:
     """Grafana's first start: org 1 "Main Org." and a Grafana Admin who is its Admin."""
-    now = utcnow()
+    now = now or SYSTEM.now()
     if conn.dialect.name == "postgresql":
         # Worker processes start together on a new database: one bootstraps, the others
         # wait here and then find the rows (SQLite's BEGIN IMMEDIATE already serialises).

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import schema
-from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.db import Database, in_int64, new_id, new_uid
 from handlers.store.errors import DashboardNotFound, NameTaken
 from handlers.store.models import Dashboard
 
@@ -35,7 +35,7 @@ class DashboardStore:
         data: dict[str, Any],
     ) -> Dashboard:
         """Create, or with `overwrite` replace, a dashboard; titles are unique per folder."""
-        now = utcnow()
+        now = self.db.clock.now()
         with self.db.write() as conn:
             same_title = conn.execute(
                 select(D).where(
@@ -111,7 +111,10 @@ class DashboardStore:
             try:
                 conn.execute(
                     insert(S).values(
-                        user_id=user_id, dashboard_id=dashboard_id, org_id=org_id, updated=utcnow()
+                        user_id=user_id,
+                        dashboard_id=dashboard_id,
+                        org_id=org_id,
+                        updated=self.db.clock.now(),
                     )
                 )
             except IntegrityError:

@@ -8,7 +8,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, t
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
+from handlers.clock import SYSTEM, Clock
 from handlers.store.text import sqlite_lower
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -25,11 +26,6 @@ _VERSION_SQL = "SELECT version_num FROM alembic_version"
 INT64_MAX = 2**63 - 1
 _UID_HEAD = string.ascii_lowercase
 _UID_TAIL = string.ascii_lowercase + string.digits
-
-
-def utcnow() -> datetime:
-    """Now, whole seconds, naive UTC (how every DATETIME column is stored)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def years_before(moment: datetime, years: int) -> datetime:
@@ -139,8 +135,12 @@ def _nothing() -> None:
 class Database:
     """Owns the engine; every store method runs in one short transaction from here."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+    def __init__(
+        self, url: str, *, sqlite_synchronous: str = "FULL", clock: Clock = SYSTEM
+    ) -> None:
         self.url = url
+        # The server's one source of time (handlers/clock.py): rows, ages, expiries.
+        self.clock = clock
         self.engine = make_engine(url, sqlite_synchronous)
         self.dialect = self.engine.dialect.name
         # Whether search can use SQLite's FTS5 trigram table; found once, after migrating.

@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import schema
-from handlers.store.db import Database, in_int64, new_id, utcnow
+from handlers.store.db import Database, in_int64, new_id
 from handlers.store.errors import AlreadyMember, NameTaken, NotAMember, OrgNotFound, UserNotFound
 from handlers.store.models import OrgMembership
 
@@ -18,7 +18,7 @@ class OrgStore:
 
     def create_org(self, name: str, *, creator_id: int) -> int:
         """Create an org; its creator becomes its Admin (Grafana does the same)."""
-        now = utcnow()
+        now = self.db.clock.now()
         with self.db.write() as conn:
             if conn.execute(select(ORG.c.id).where(ORG.c.name == name)).first() is not None:
                 raise NameTaken(name)
@@ -52,7 +52,7 @@ class OrgStore:
                 conn.execute(delete(table).where(table.c.org_id == org_id))
 
     def add_org_user(self, org_id: int, user_id: int, role: str) -> None:
-        now = utcnow()
+        now = self.db.clock.now()
         with self.db.write() as conn:
             if (
                 not in_int64(org_id)

@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import schema
-from handlers.store.db import Database, in_int64, new_id, utcnow
+from handlers.store.db import Database, in_int64, new_id
 from handlers.store.errors import NameTaken, ServiceAccountNotFound
 from handlers.store.models import Identity, ServiceAccount
 from handlers.store.rows import user_row
@@ -23,7 +23,7 @@ class ServiceAccountStore:
     def create_service_account(
         self, org_id: int, *, name: str, role: str, is_disabled: bool
     ) -> ServiceAccount:
-        now = utcnow()
+        now = self.db.clock.now()
         login = f"sa-{org_id}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}"
         with self.db.write() as conn:
             if conn.execute(select(U.c.id).where(U.c.login == login)).first() is not None:
@@ -86,7 +86,7 @@ class ServiceAccountStore:
         self, org_id: int, sa_id: int, *, name: str, key_hash: str, expires: int | None
     ) -> int:
         account = self.get_service_account(org_id, sa_id)
-        now = utcnow()
+        now = self.db.clock.now()
         with self.db.write() as conn:
             if (
                 conn.execute(select(K.c.id).where(K.c.org_id == org_id, K.c.name == name)).first()

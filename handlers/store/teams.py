@@ -6,7 +6,7 @@ from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import schema
-from handlers.store.db import Database, in_int64, new_id, new_uid, utcnow
+from handlers.store.db import Database, in_int64, new_id, new_uid
 from handlers.store.errors import AlreadyMember, NameTaken, TeamNotFound
 from handlers.store.models import Team
 
@@ -21,7 +21,7 @@ class TeamStore:
         self, org_id: int, name: str, email: str, *, creator_id: int | None
     ) -> tuple[int, str]:
         """Create a team; a user who creates one becomes its admin member, as in Grafana."""
-        now = utcnow()
+        now = self.db.clock.now()
         uid = new_uid()
         with self.db.write() as conn:
             if (
@@ -62,7 +62,7 @@ class TeamStore:
             conn.execute(delete(TM).where(TM.c.team_id == team_id))
 
     def add_team_member(self, org_id: int, team_id: int, user_id: int) -> None:
-        now = utcnow()
+        now = self.db.clock.now()
         with self.db.write() as conn:
             if (
                 not in_int64(team_id)

@@ -38,7 +38,6 @@ from handlers.store.db import (
     Database,
     in_int64,
     new_id,
-    utcnow,
 )
 from handlers.store.errors import (
     LastAdmin,
@@ -392,7 +391,7 @@ class UserStore:
         service_account: bool = False,
         role: str = "Viewer",
     ) -> User:
-        now = utcnow()
+        now = self.db.clock.now()
         login, email = go_lower(login or email), go_lower(email or login)
         with self.db.write() as conn:
             if (
@@ -467,7 +466,7 @@ class UserStore:
                 conn.execute(
                     update(U)
                     .where(U.c.id == user_id)
-                    .values(**changes, updated=utcnow(), version=U.c.version + 1)
+                    .values(**changes, updated=self.db.clock.now(), version=U.c.version + 1)
                 )
             except IntegrityError:
                 raise LoginConflict(new_login) from None
@@ -498,14 +497,16 @@ class UserStore:
             done = c.execute(
                 update(U)
                 .where(U.c.id == user_id, U.c.is_service_account.is_(False))
-                .values(**values, updated=utcnow())
+                .values(**values, updated=self.db.clock.now())
             )
             if done.rowcount == 0:
                 raise UserNotFound(user_id)
 
     def touch_last_seen(self, user_id: int) -> None:
         with self.db.write() as conn:
-            conn.execute(update(U).where(U.c.id == user_id).values(last_seen_at=utcnow()))
+            conn.execute(
+                update(U).where(U.c.id == user_id).values(last_seen_at=self.db.clock.now())
+            )
 
     def delete_user(self, user_id: int) -> None:
         if not in_int64(user_id):
@@ -530,7 +531,10 @@ class UserStore:
         with self.db.write() as conn:
             conn.execute(
                 insert(schema.user_auth).values(
-                    user_id=user_id, auth_module=auth_module, auth_id=auth_id, created=utcnow()
+                    user_id=user_id,
+                    auth_module=auth_module,
+                    auth_id=auth_id,
+                    created=self.db.clock.now(),
                 )
             )
 
