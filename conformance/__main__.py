@@ -19,7 +19,9 @@ import contract
 from conformance import fingerprints, logins, options
 from conformance.runner import run_suite
 
-DEFAULT_APP = "handlers.app:create_test_app"
+# The reference server beside the suite: "handlers.app", or "grafana_userapi.handlers.app".
+_ROOT = (__package__ or "conformance").rpartition(".")[0]
+DEFAULT_APP = f"{_ROOT}{'.' if _ROOT else ''}handlers.app:create_test_app"
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

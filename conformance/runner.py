@@ -14,6 +14,13 @@ from conformance.recorder import Deviation, Renewal
 from conformance.seeding import Cleanup
 
 SUITE_DIR = Path(__file__).resolve().parent
+# "conformance" here, "grafana_userapi.conformance" when installed.
+PACKAGE = __name__.rpartition(".")[0]
+PLUGIN = f"{PACKAGE}.plugin"
+
+
+def _suite_module(name: str) -> bool:
+    return name.startswith(f"{PACKAGE}.test_") or name == f"{PACKAGE}.conftest"
 
 
 @dataclass
@@ -80,11 +87,7 @@ def run_suite(
     The suite's test modules build their tests from the run's options when imported, so
     they are imported afresh for every run (and the caller's copies are put back after).
     """
-    ours = [
-        name
-        for name in sys.modules
-        if name.startswith("conformance.test_") or name == "conformance.conftest"
-    ]
+    ours = [name for name in sys.modules if _suite_module(name)]
     saved = {name: sys.modules.pop(name) for name in ours}
     outcome = Outcome(exit_code=0)
     try:
@@ -93,7 +96,7 @@ def run_suite(
             [
                 *paths,
                 "-p",
-                "conformance.plugin",
+                PLUGIN,
                 "-p",
                 "no:cacheprovider",
                 # already imported here, so pytest cannot (and need not) rewrite them
@@ -104,11 +107,7 @@ def run_suite(
             plugins=[_Collector(outcome), *plugins],
         )
     finally:
-        for name in [
-            n
-            for n in sys.modules
-            if n.startswith("conformance.test_") or n == "conformance.conftest"
-        ]:
+        for name in [n for n in sys.modules if _suite_module(n)]:
             del sys.modules[name]
         sys.modules.update(saved)
     outcome.exit_code = int(code)

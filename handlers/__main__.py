@@ -20,6 +20,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     # here tells a supervisor the shutdown was clean.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.fake:
+        serve_fake(settings)
+        return
     if settings.workers > 1:
         # Each worker process builds its own app from the same environment.
         os.environ.update(
@@ -31,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             USERAPI_GRAFANA_VERSION=settings.grafana_version or "",
         )
         uvicorn.run(
-            "handlers.app:create_app_from_env",
+            f"{__package__}.app:create_app_from_env",
             factory=True,
             host=settings.http_addr,
             port=settings.http_port,
@@ -55,6 +58,38 @@ def main(argv: Sequence[str] | None = None) -> None:
         access_log=settings.access_log,
         timeout_graceful_shutdown=10,
         http=HTTP_PROTOCOL,
+    )
+
+
+def serve_fake(settings: Settings) -> None:
+    """`--fake`: the fake Grafana of testing/, with its control endpoints, in memory."""
+    from testing.fake import Fake, FakeHttpProtocol
+    from testing.seeding import SeedError
+
+    fake = Fake(
+        grafana_version=settings.grafana_version,
+        admin_user=settings.admin_user,
+        admin_password=settings.admin_password,
+        validate_responses=settings.validate_responses,
+    )
+    if settings.seed_file:
+        try:
+            fake.seed(settings.seed_file)
+        except SeedError as exc:
+            raise SystemExit(f"grafana-userapi: {exc}") from None
+        fake.keep_as_start()
+    print(
+        f"grafana-userapi: a fake Grafana {fake.version} on http://{settings.http_addr}:"
+        f"{settings.http_port} (in memory; control endpoints under /__fake)",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        fake,
+        host=settings.http_addr,
+        port=settings.http_port,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=2,
+        http=FakeHttpProtocol,
     )
 
 

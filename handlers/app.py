@@ -37,10 +37,12 @@ from handlers.middleware import (
 from handlers.settings import Settings
 from handlers.store import Store, open_store
 
+# "handlers" here, "grafana_userapi.handlers" when installed (build_support/hatch_hook.py).
+PACKAGE = __name__.rpartition(".")[0]
 SECURITY_FUNCTIONS = {
-    "basicAuth": ("x-basicInfoFunc", "handlers.auth.basic_auth"),
-    "bearerAuth": ("x-bearerInfoFunc", "handlers.auth.bearer_auth"),
-    "cookieAuth": ("x-apikeyInfoFunc", "handlers.auth.cookie_auth"),
+    "basicAuth": ("x-basicInfoFunc", f"{PACKAGE}.auth.basic_auth"),
+    "bearerAuth": ("x-bearerInfoFunc", f"{PACKAGE}.auth.bearer_auth"),
+    "cookieAuth": ("x-apikeyInfoFunc", f"{PACKAGE}.auth.cookie_auth"),
 }
 
 
@@ -55,7 +57,7 @@ def load_spec(path: Path = contract.SPEC_PATH) -> dict[str, Any]:
 
 def handler_name(operation_id: str, tag: str) -> str:
     """Convention: tag `users` + `getUserByID` -> handlers.users.get_user_by_id."""
-    return f"handlers.{tag}.{inflection.underscore(operation_id)}"
+    return f"{PACKAGE}.{tag}.{inflection.underscore(operation_id)}"
 
 
 def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-HTTP_PROTOCOL = "handlers.protocol:GuardedHttpToolsProtocol"
+HTTP_PROTOCOL = f"{__name__}:GuardedHttpToolsProtocol"
 MAX_HEAD_BYTES = 1 << 20
 CLOSE_DELAY = 1.0  # seconds a rejected connection drains before it closes
 

@@ -57,6 +57,10 @@ class Settings:
     read_timeout: float = 30.0
     # SQLite's synchronous mode (store/db.py says what each guarantees on power loss).
     sqlite_synchronous: str = "FULL"
+    # `--fake`: an in-memory fake Grafana with control endpoints under /__fake (testing/),
+    # seeded from `seed_file` when given.
+    fake: bool = False
+    seed_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -122,7 +126,20 @@ class Settings:
             help="answer as this Grafana release does, e.g. 10.4, 11, 11.4, 12 "
             "(USERAPI_GRAFANA_VERSION; default: the newest openapi.yaml describes)",
         )
+        parser.add_argument(
+            "--fake",
+            action="store_true",
+            help="serve a fake Grafana for tests: in-memory database, control endpoints under "
+            "/__fake (reset, seed, journal, clock, faults)",
+        )
+        parser.add_argument(
+            "--seed", metavar="FILE", help="with --fake: YAML or JSON seed data to start with"
+        )
         args = parser.parse_args(argv)
+        if args.seed and not args.fake:
+            parser.error("--seed needs --fake")
+        if args.fake and args.workers > 1:
+            parser.error("--fake serves one process: its state lives in memory")
         if args.grafana_version:
             try:
                 contract.load().versions.resolve(args.grafana_version)
@@ -139,4 +156,6 @@ class Settings:
             access_log=args.access_log,
             workers=args.workers,
             grafana_version=args.grafana_version or None,
+            fake=args.fake,
+            seed_file=args.seed,
         )

@@ -42,12 +42,16 @@ def clean_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
 
 @contextmanager
 def server_process(
-    workdir: Path, args: list[str], env: dict[str, str], log_name: str
+    workdir: Path,
+    args: list[str],
+    env: dict[str, str],
+    log_name: str,
+    module: str = "handlers",
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the command; make sure it is gone afterwards, whatever the test did."""
     with (workdir / f"{log_name}.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "handlers", *args],
+            [sys.executable, "-m", module, *args],
             cwd=workdir,
             env=env,
             stdout=log,
@@ -173,20 +177,37 @@ def pip(*args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+# Imports the server, the suite and the fake; fails if any of the repository's top-level
+# names was imported on the way (an import the wheel build did not move under the package).
+IMPORTS_ONLY_THE_PACKAGE = """
+import sys
+import grafana_userapi.handlers.app, grafana_userapi.conformance.plugin
+import grafana_userapi.testing.fake
+from grafana_userapi import contract
+tops = {"handlers", "contract", "conformance", "library_patches", "testing"}
+stray = sorted(name for name in sys.modules if name.split(".")[0] in tops)
+assert not stray, stray
+print(contract.SPEC_PATH)
+"""
+
+
 def test_the_wheel_carries_the_contract_and_serves_from_an_install(tmp_path: Path) -> None:
-    """What `pip install .` deploys: the wheel holds openapi.yaml (contract/, the reader that
-    server and suite share, finds it beside itself), its digest and the migrations, and the server
-    installed from it starts and answers."""
+    """What `pip install .` deploys: one import package, grafana_userapi, holding openapi.yaml
+    (contract/, the reader that server and suite share, finds it beside itself), its digest
+    and the migrations, and the server installed from it starts and answers."""
     root = Path(__file__).resolve().parent.parent
     pip("wheel", "--no-deps", "-w", str(tmp_path), str(root))
     (wheel,) = tmp_path.glob("grafana_userapi-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        shipped = archive.read("contract/openapi.yaml")
+        shipped = archive.read("grafana_userapi/contract/openapi.yaml")
     assert shipped == (root / "openapi.yaml").read_bytes()
-    assert {"handlers/openapi.sha256", "handlers/store/migrations/env.py"} <= names
-    assert any(name.startswith("handlers/store/migrations/versions/0002") for name in names)
-    assert not any(name.startswith(("tests/", "bench/")) for name in names)
+    package = {"grafana_userapi/handlers/openapi.sha256", "grafana_userapi/testing/control.yaml"}
+    assert package | {"grafana_userapi/handlers/store/migrations/env.py"} <= names
+    assert any("handlers/store/migrations/versions/0002" in name for name in names)
+    # Nothing but the one package and its metadata: no generic top-level names.
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"grafana_userapi", "grafana_userapi-0.1.0.dist-info"}
 
     target = tmp_path / "site"
     pip("install", "--no-deps", "--target", str(target), str(wheel))
@@ -194,13 +215,13 @@ def test_the_wheel_carries_the_contract_and_serves_from_an_install(tmp_path: Pat
     workdir.mkdir()
     env = clean_environment({"PYTHONPATH": str(target)})
     where = subprocess.run(
-        [sys.executable, "-c", "import contract; print(contract.SPEC_PATH)"],
+        [sys.executable, "-c", IMPORTS_ONLY_THE_PACKAGE],
         cwd=workdir, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert where.stdout.split() == [str(target / "contract" / "openapi.yaml")]
+    assert where.stdout.split() == [str(target / "grafana_userapi" / "contract" / "openapi.yaml")]
     port = free_port()
     args = ["--port", str(port), "--database-url", f"sqlite:///{workdir / 'w.db'}"]
-    with server_process(workdir, args, env, "wheel") as process:
+    with server_process(workdir, args, env, "wheel", "grafana_userapi.handlers") as process:
         wait_for_first_200(process, f"http://127.0.0.1:{port}", time.monotonic())
         me = httpx.get(f"http://127.0.0.1:{port}/api/user", auth=ADMIN, timeout=5)
         assert (me.status_code, me.json()["login"]) == (200, "admin")
