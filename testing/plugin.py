@@ -14,6 +14,7 @@ Nothing is imported from the server until a test asks for the fixture.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,9 @@ class _Servers:
 
     def get(self, version: str | None) -> FakeGrafana:
         if version not in self.running:
-            from testing.fake import FakeGrafana
+            with warnings.catch_warnings():  # connexion's imports warn of jsonschema's future
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from testing.fake import FakeGrafana
 
             seed = _setting(self.config, "seed")
             path = None if seed is None else Path(self.config.rootpath, seed)
