@@ -181,6 +181,11 @@ def _fields(label: str, entry: Any, spec: dict[str, tuple[type, bool]]) -> list[
     return problems
 
 
+def _emails(store: Store) -> set[str]:
+    with store.db.read() as conn:
+        return set(conn.execute(select(schema.users.c.email)).scalars())
+
+
 def _existing(store: Store) -> tuple[dict[str, int], dict[str, int], set[tuple[int, str]]]:
     """Org ids by name, user ids by login and (org id, dashboard uid) already stored."""
     with store.db.read() as conn:
@@ -242,8 +247,13 @@ def _references(store: Store, entries: dict[str, list[dict[str, Any]]]) -> list[
 
     for i, org in enumerate(entries["orgs"]):
         new_name("orgs", i, org, "name", org_names)
+    emails = _emails(store)
     for i, user in enumerate(entries["users"]):
         new_name("users", i, user, "login", logins)
+        email = (user.get("email") or user["login"]).lower()  # Grafana: no e-mail, the login
+        if email in emails:
+            problems.append(f"{_label('users', i, user)}: e-mail {email!r} is taken")
+        emails.add(email)
     for i, user in enumerate(entries["users"]):
         label = _label("users", i, user)
         for org, role in (user.get("orgs") or {}).items():
@@ -307,8 +317,7 @@ class _Writer:
             done.orgs[org["name"]] = self.orgs[org["name"]] = store.create_org(
                 org["name"], creator_id=admin
             )
-        for user in entries["users"]:
-            self._user(user)
+        self._users(entries["users"])
         for team in entries["teams"]:
             org_id = self.orgs[team.get("org", MAIN_ORG)]
             team_id, _ = store.create_team(
@@ -351,26 +360,28 @@ class _Writer:
             done.sessions.append({"user": session["user"], "id": made.id, "token": token})
         return done
 
-    def _user(self, user: dict[str, Any]) -> None:
-        store = self.store
-        salt, password_hash = self.hashes(user.get("password") or secrets.token_hex(16))
-        roles = list((user.get("orgs") or {MAIN_ORG: "Viewer"}).items())
-        first_org, first_role = roles[0]
-        created = store.create_user(
-            login=user["login"],
-            email=user.get("email", ""),
-            name=user.get("name", ""),
-            password_hash=password_hash,
-            salt=salt,
-            org_id=self.orgs[first_org],
-            is_admin=bool(user.get("grafana_admin")),
-            role=first_role,
-        )
-        for org, role in roles[1:]:
-            store.add_org_user(self.orgs[org], created.id, role)
-        if user.get("disabled"):
-            store.set_disabled(created.id, True)
-        self.done.users[user["login"]] = self.users[created.login] = created.id
+    def _users(self, users: list[dict[str, Any]]) -> None:
+        store, made = self.store, []
+        for user in users:
+            salt, password_hash = self.hashes(user.get("password") or secrets.token_hex(16))
+            first_org, first_role = next(iter((user.get("orgs") or {MAIN_ORG: "Viewer"}).items()))
+            made.append(
+                {
+                    "login": user["login"],
+                    "email": user.get("email", ""),
+                    "name": user.get("name", ""),
+                    "password_hash": password_hash,
+                    "salt": salt,
+                    "org_id": self.orgs[first_org],
+                    "role": first_role,
+                    "is_admin": bool(user.get("grafana_admin")),
+                    "is_disabled": bool(user.get("disabled")),
+                }
+            )
+        for user, user_id in zip(users, store.create_users(made), strict=True):
+            for org, role in list((user.get("orgs") or {}).items())[1:]:
+                store.add_org_user(self.orgs[org], user_id, role)
+            self.done.users[user["login"]] = self.users[user["login"].lower()] = user_id
 
     def _service_account(self, account: dict[str, Any]) -> None:
         store = self.store

@@ -113,6 +113,10 @@ def test_a_seed_file_in_yaml_or_json_is_read(fake: FakeGrafana, tmp_path: Path) 
         ),
         ({"users": [{"login": "admin"}]}, "users[0] (login 'admin'): login 'admin' already exists"),
         (
+            {"users": [{"login": "x", "email": "admin@localhost"}]},
+            "e-mail 'admin@localhost' is taken",
+        ),
+        (
             {"users": [{"login": "x", "orgs": {"Nope": "Viewer"}}]},
             "org 'Nope' is neither in the data",
         ),

@@ -425,6 +425,55 @@ class UserStore:
             )
             return to_user(conn.execute(select(U).where(U.c.id == user_id)).one())
 
+    def create_users(self, users: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Many users in one transaction, each as create_user makes it (keys: login, email,
+        name, password_hash, salt, org_id, role; optional is_admin, is_disabled); their ids
+        in order. LoginConflict, and nothing written, when any login or e-mail is taken.
+        One statement per table instead of several per user: the fake Grafana's seeding."""
+        now = self.db.clock.now()
+        rows = [
+            user_row(
+                login=go_lower(u["login"] or u["email"]),
+                email=go_lower(u["email"] or u["login"]),
+                name=u["name"],
+                password_hash=u["password_hash"],
+                salt=u["salt"],
+                org_id=u["org_id"],
+                now=now,
+                is_admin=bool(u.get("is_admin")),
+                is_disabled=bool(u.get("is_disabled")),
+            )
+            for u in users
+        ]
+        if not rows:
+            return []
+        logins, emails = [r["login"] for r in rows], [r["email"] for r in rows]
+        with self.db.write() as conn:
+            taken = conn.execute(
+                select(U.c.login).where(or_(U.c.login.in_(logins), U.c.email.in_(emails)))
+            ).first()
+            if taken is not None or len(set(logins)) < len(rows) or len(set(emails)) < len(rows):
+                raise LoginConflict(taken.login if taken is not None else "")
+            try:
+                conn.execute(insert(U), rows)
+            except IntegrityError:
+                raise LoginConflict("") from None
+            ids = dict(conn.execute(select(U.c.login, U.c.id).where(U.c.login.in_(logins))).all())
+            conn.execute(
+                insert(schema.org_users),
+                [
+                    {
+                        "org_id": u["org_id"],
+                        "user_id": ids[r["login"]],
+                        "role": u["role"],
+                        "created": now,
+                        "updated": now,
+                    }
+                    for u, r in zip(users, rows, strict=True)
+                ],
+            )
+        return [int(ids[login]) for login in logins]
+
     def _conflicts(
         self, conn: Connection, login: str, email: str, exclude: int | None = None
     ) -> bool:
