@@ -7,12 +7,13 @@ no schema to rebuild, no password to hash again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,8 @@ class Fake:
 
     def snapshot(self, name: str) -> None:
         """Remember the database as it is now, to `reset(name)` to it later."""
-        self._snapshots[name] = self._raw().serialize()
+        with self._raw() as connection:
+            self._snapshots[name] = connection.serialize()
 
     def keep_as_start(self) -> None:
         """Make the database as it is now the state `reset()` goes back to."""
@@ -109,21 +111,27 @@ class Fake:
 
     def reset(self, snapshot: str | None = None) -> None:
         """Back to how the fake started (Grafana's defaults, and the `seed` it was started
-        with) or to a named snapshot; the journal, faults and clock start afresh too."""
+        with) or to a named snapshot; the journal, faults and clock start afresh too. Call
+        it between requests (as a fixture does): it replaces the database under them."""
         name = _STARTED if snapshot is None else snapshot
         if name not in self._snapshots:
             raise KeyError(f"no snapshot named {snapshot!r} (taken: {self.snapshots})")
-        self._raw().deserialize(self._snapshots[name])
+        with self._raw() as connection:
+            connection.deserialize(self._snapshots[name])
         self.requests.clear()
         self.faults.clear()
         self.clock.restore()
 
-    def _raw(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _raw(self) -> Iterator[sqlite3.Connection]:
         """The in-memory database's one connection (the engine's StaticPool holds it)."""
         proxy = self.store.db.engine.raw_connection()
-        connection = proxy.driver_connection
-        assert isinstance(connection, sqlite3.Connection)
-        return connection
+        try:
+            connection = proxy.driver_connection
+            assert isinstance(connection, sqlite3.Connection)
+            yield connection
+        finally:
+            proxy.close()  # back to the pool: the connection itself stays open
 
     def close(self) -> None:
         self.store.close()
