@@ -168,6 +168,34 @@ def lookup_empty_uid(s: Situation, d: Difference) -> Seen:
     return Seen(False if uid and uid == full.get("uid") else None, detail)
 
 
+def short_password_500(s: Situation, d: Difference) -> Seen:
+    # The right old password and a new one below the policy: nothing changes either way.
+    with s.target.session(s.world.plain.basic) as client:
+        response = client.put(
+            "/api/user/password",
+            json={"oldPassword": s.world.plain.password, "newPassword": "abc"},
+        )
+    return judged(d, response)
+
+
+def delete_negative_org_500(s: Situation, d: Difference) -> Seen:
+    return judged(d, _as_root(s).delete("/api/orgs/-9999"))
+
+
+def delete_active_org_message(s: Situation, d: Difference) -> Seen:
+    # The root account's current organization is the run's own: Grafana refuses to delete it.
+    return judged(d, _as_root(s).delete(f"/api/orgs/{s.world.org}"))
+
+
+def team_delete_not_found_message(s: Situation, d: Difference) -> Seen:
+    return judged(d, _as_root(s).delete(f"/api/teams/{GHOST_ID}"))
+
+
+def org_user_uid_in_paths(s: Situation, d: Difference) -> Seen:
+    path = f"/api/orgs/{s.world.org}/users/{s.world.prefix}no-such-uid"
+    return judged(d, _as_root(s).patch(path, json={"role": "Viewer"}))
+
+
 PROBES: dict[str, Probe] = {
     "user-uid-in-paths": user_uid_in_paths,
     "old-password-401": old_password_401,
@@ -181,6 +209,11 @@ PROBES: dict[str, Probe] = {
     "permissions-unknown-user-200": permissions_unknown_user_200,
     "password-unknown-user-message": password_unknown_user_message,
     "lookup-empty-uid": lookup_empty_uid,
+    "short-password-500": short_password_500,
+    "delete-negative-org-500": delete_negative_org_500,
+    "delete-active-org-message": delete_active_org_message,
+    "team-delete-not-found-message": team_delete_not_found_message,
+    "org-user-uid-in-paths": org_user_uid_in_paths,
 }
 
 

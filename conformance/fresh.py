@@ -25,6 +25,19 @@ class Fresh:
     def org(self) -> int:
         return self.seeder.org(self.name("org"))
 
+    def member(self, role: str = "Viewer") -> Account:
+        """A new user who is also a member of the run's org, with `role` there."""
+        account = self.user("member")
+        self.seeder.add_to_org(self.world.org, account, role)
+        return account
+
+    def team_member(self) -> tuple[Team, Account]:
+        """A new team of the run's org with a new member (besides its creator)."""
+        team, account = self.team(), self.user("member")
+        response = self.as_root.post(f"/api/teams/{team.id}/members", json={"userId": account.id})
+        response.raise_for_status()
+        return team, account
+
     def team(self) -> Team:
         """A team in the run's org (the root account's current org)."""
         return self.seeder.team(self.as_root, self.name("team"), self.world.org)

@@ -150,6 +150,8 @@ class Guard:
             "dashboard_uid": lambda op: [*(d.uid for d in starred), w.ghost_uid],
             "uid": lambda op: [w.doomed_dashboard.uid, w.ghost_uid],
             "serviceAccountId": lambda op: _pool(w.service_account_id, GHOST_ID),
+            # Organizations by name are only read: the run's own, or one that cannot exist.
+            "org_name": lambda op: [w.org_name, f"{w.prefix}ghost-org"],
         }
         self._body_pools: dict[str, Callable[[], list[object]]] = {
             USER_ID: lambda: _pool(*w.writable_user_ids()),

@@ -37,6 +37,7 @@ _RESOURCES: dict[str, Callable[[Operation, World, Fresh], object]] = {
     "dashboard_uid": lambda op, w, f: w.dashboards[1].uid,
     "uid": lambda op, w, f: f.dashboard().uid if op.method == "DELETE" else w.dashboards[1].uid,
     "serviceAccountId": lambda op, w, f: w.service_account_id,
+    "org_name": lambda op, w, f: w.org_name,
 }
 
 

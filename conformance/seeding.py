@@ -112,6 +112,7 @@ class Seeder:
     def build(self, population: int) -> World:
         me = expect(self.admin.get("/api/user"), 200, "read the admin's profile")
         main_org = int(me.get("orgId") or 1)
+        # The run's own org is `<prefix>org` (World.org_name).
         org, spares = self.org("org"), [self.org("spare-1"), self.org("spare-2")]
         root, actor, plain = self.user("root"), self.user("actor"), self.user("plain")
         disabled, signer = self.user("disabled"), self.user("signer")

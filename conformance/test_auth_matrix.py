@@ -106,6 +106,11 @@ PREPARED: dict[str, Maker] = {
         f"/api/orgs/{w.org}/users",
         {"loginOrEmail": f.user("member").login, "role": "Viewer"},
     ),
+    "updateOrgUser": lambda w, f, o: Sample(
+        "PATCH", f"/api/orgs/{w.org}/users/{f.member().id}", {"role": "Viewer"}
+    ),
+    "removeOrgUser": lambda w, f, o: Sample("DELETE", f"/api/orgs/{w.org}/users/{f.member().id}"),
+    "removeTeamMember": lambda w, f, o: _team_member(f),
     "createTeam": lambda w, f, o: Sample(
         "POST", "/api/teams", {"name": f"{w.prefix}{f.name('team')}"}
     ),
@@ -135,6 +140,11 @@ def _for_user(fresh: Fresh, method: str, template: str, json: Any = None) -> Sam
     user = fresh.user("target")
     body = {"login": user.login, "name": "Matrix"} if json is None and method == "PUT" else json
     return Sample(method, template.format(user.id), body)
+
+
+def _team_member(fresh: Fresh) -> Sample:
+    team, member = fresh.team_member()
+    return Sample("DELETE", f"/api/teams/{team.id}/members/{member.id}")
 
 
 def _login(fresh: Fresh) -> Sample:

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from contract import Contract
+from contract import HTTP_METHODS, Contract
 
 
 class UnknownTolerance(ValueError):
@@ -48,7 +48,13 @@ def patch_spec(raw: dict[str, Any], contract: Contract, applied: frozenset[str])
     patched = copy.deepcopy(raw)
     # Grafana ignores a lenient parameter's value that is no integer: any text is valid
     # input there (the server must answer it), so negative cases do not mutate it.
-    for parameter in patched["components"].get("parameters", {}).values():
+    inline = (
+        parameter
+        for item in patched["paths"].values()
+        for holder in (item, *(item[m] for m in HTTP_METHODS if m in item))
+        for parameter in holder.get("parameters", [])
+    )
+    for parameter in (*patched["components"].get("parameters", {}).values(), *inline):
         if parameter.get("x-grafana-lenient"):
             parameter["schema"] = {"type": "string"}
     for operation in contract.operations:

@@ -123,6 +123,11 @@ class World:
         return f"{self.prefix}p-"
 
     @property
+    def org_name(self) -> str:
+        """The name of the run's own organization (seeding.Seeder.build creates it)."""
+        return f"{self.prefix}org"
+
+    @property
     def ghost_uid(self) -> str:
         """A dashboard UID that cannot exist."""
         return f"{self.prefix}ghost"

@@ -10,6 +10,8 @@ importing the server. Grafana's rules are read from the contract's extensions:
 * `x-grafana-differences` at the top (each behaviour some releases have, once: which
   releases, what they answer, what a conformance run accepting it relaxes, the Grafana
   source) and on operations (the names that show there);
+* `x-grafana-server-errors` on operations: 5xx answers every release gives by design, each
+  with the situation (`when`);
 * `x-grafana-semantic-statuses` on operations: statuses a request the schema accepts may
   still get (the server refuses it on grounds the schema cannot state);
 * `x-grafana-invalid` on parameters: Grafana's 400 message for a value it cannot use;

@@ -122,6 +122,7 @@ class Difference:
       the other releases answer there), for the server and the suite's fingerprints;
     * `access` replaces keys of the operations' `x-grafana-access`;
     * `absent`: the operations are not served at all (404);
+    * `resolves_uids`: the operations take a user's uid where `user_id` is no integer;
     * `relaxes`: what a conformance run that accepts the difference loosens.
     """
 
@@ -135,6 +136,8 @@ class Difference:
     otherwise: Answer | None = None
     access: Mapping[str, Any] = field(default_factory=dict)
     absent: bool = False
+    # the operations naming it take a user's uid for `user_id` (`answer`: none has it)
+    resolves_uids: bool = False
 
     def holds_in(self, version: str) -> bool:
         """Whether Grafana `version` (a release the contract lists) behaves this way."""
@@ -216,6 +219,8 @@ class Operation:
     deprecated: bool
     raw: Mapping[str, Any]
     pattern: re.Pattern[str]
+    # 5xx answers every release gives by design (x-grafana-server-errors): (status, message)
+    server_errors: frozenset[tuple[int, str]] = frozenset()
     # difference name -> the operation's access rule in the releases with that difference
     access_by_difference: Mapping[str, Access] = field(default_factory=dict)
     served: bool = True  # False in a release that does not serve it (404)
@@ -311,9 +316,10 @@ class Contract:
         self, operation: Operation, accepted: frozenset[str] | None = None
     ) -> set[tuple[int, str | None]]:
         """The answers (status, message) the operation's version differences state (see
-        `answer`)."""
+        `answer`), and the server errors every release answers it with by design."""
         found = (self.answer(name, accepted) for name in operation.differences)
-        return {(a.status, a.message) for a in found if a is not None}
+        stated = {(a.status, a.message) for a in found if a is not None}
+        return stated | set(operation.server_errors)
 
     def tolerances_for(self, version: str) -> frozenset[str]:
         """The differences Grafana `version` has (ValueError: not described)."""

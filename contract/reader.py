@@ -155,7 +155,21 @@ def _operation(
         pattern=_pattern(template),
         access_by_difference=by_difference,
         written_access=access,
+        server_errors=_server_errors(operation_id, op.get("x-grafana-server-errors", [])),
     )
+
+
+def _server_errors(operation_id: str, entries: list[Json]) -> frozenset[tuple[int, str]]:
+    found = set()
+    for entry in entries:
+        status, message = int(entry.get("status", 0)), entry.get("message")
+        if status < 500 or not message or not entry.get("when"):
+            raise ContractError(
+                f"{operation_id}: x-grafana-server-errors entries need a 5xx status, "
+                "a message and when Grafana answers it"
+            )
+        found.add((status, str(message)))
+    return frozenset(found)
 
 
 def _access(operation_id: str, body: Json) -> Access:
@@ -216,6 +230,7 @@ def _difference(name: str, body: Json, versions: Versions) -> Difference:
         otherwise=_answer(body.get("otherwise")),
         access=dict(body.get("access") or {}),
         absent=bool(body.get("absent", False)),
+        resolves_uids=bool(body.get("resolvesUids", False)),
     )
 
 

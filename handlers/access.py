@@ -20,6 +20,7 @@ from contract.model import Refusal
 from handlers import deps
 from handlers.errors import AccessDenied, ApiError, Forbidden, NotModified
 from handlers.store.models import Identity
+from handlers.versions import is_int64
 
 
 def error_for(refusal: Refusal) -> ApiError:
@@ -35,6 +36,8 @@ def enforce(access: Access, who: Identity, org_id: object = None) -> None:
     """Raise the rule's refusal unless `who` may call the operation (`org_id`: the value of
     the rule's org parameter, when it names one)."""
     role: str | None = who.org_role
+    if isinstance(org_id, str) and is_int64(org_id):  # bound as text (versions.py)
+        org_id = int(org_id)
     if access.org_parameter is not None and not who.is_admin:
         role = deps.store().org_role(who.user_id, org_id) if isinstance(org_id, int) else None
     refusal = access.refusal(is_user=who.is_user, is_admin=who.is_admin, org_role=role)

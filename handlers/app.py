@@ -75,14 +75,14 @@ def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def bind(operation: Operation, rules: Contract) -> Callable[..., Any]:
     """The function serving an operation as the release `rules` describes answers it: its
-    handler (without the response fields the release lacks, with the user id parsed as
-    Grafana parses it), behind the operation's access rule, on the event loop first when
-    it is a read."""
+    handler (without the response fields the release lacks, with its integer path
+    parameters parsed as Grafana parses them), behind the operation's access rule, on the
+    event loop first when it is a read."""
     module, _, name = handler_name(operation.operation_id, operation.tag).rpartition(".")
     found: Callable[..., Any] = getattr(importlib.import_module(module), name)
     function = versions.omitting_fields(found, rules, operation)
-    if versions.USER_ID in operation.path_parameters():
-        function = versions.as_user_ids(function, operation)
+    if versions.integer_path_parameters(operation):
+        function = versions.as_path_integers(function, operation)
     function = access.guarded(function, operation)
     if operation.is_read and not inspect.iscoroutinefunction(found):
         return reads_on_loop(function)

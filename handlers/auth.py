@@ -17,7 +17,7 @@ from handlers.errors import Unauthorized
 from handlers.inline import loop_first
 from handlers.passwords import keyed_hash, password_matches
 from handlers.store import UserNotFound
-from handlers.store.models import Identity, User
+from handlers.store.models import Identity, SessionToken, User
 
 LOCKOUT_WINDOW = 5 * 60
 LAST_SEEN_INTERVAL = 15 * 60
@@ -122,7 +122,8 @@ def _token(ctx: deps.AppContext, token: str) -> dict[str, Any]:
     return accept(identity)
 
 
-def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
+def session_user(ctx: deps.AppContext, cookie: str) -> tuple[SessionToken, User] | None:
+    """The live session a cookie names and its user (None: no such session, or expired)."""
     now = ctx.store.db.clock.seconds()
     settings = ctx.settings
     token = ctx.store.find_session(
@@ -131,11 +132,19 @@ def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
         seen_after=now - settings.login_max_inactive_days * DAY,
     )
     if token is None:
-        raise Unauthorized()
+        return None
     try:
-        user = ctx.store.get_user(token.user_id)
+        return token, ctx.store.get_user(token.user_id)
     except UserNotFound:
-        raise Unauthorized() from None
+        return None
+
+
+def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
+    found = session_user(ctx, cookie)
+    if found is None:
+        raise Unauthorized()
+    token, user = found
+    now = ctx.store.db.clock.seconds()
     if now - token.rotated_at > SESSION_TOUCH_INTERVAL:
         ctx.store.mark_seen(token.id, now)
     return accept(user_identity(ctx, user, session_id=token.id))

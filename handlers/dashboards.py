@@ -45,3 +45,12 @@ def delete_dashboard_by_uid(uid: str) -> JSON:
     except DashboardNotFound:
         raise NotFound("Dashboard not found") from None
     return {"title": gone.title, "message": f"Dashboard {gone.title} deleted", "id": gone.id}
+
+
+def get_dashboard_by_uid(uid: str) -> JSON:
+    who = deps.caller()
+    try:
+        doc = deps.store().dashboard_document(who.org_id, uid)
+    except DashboardNotFound:
+        raise NotFound("Dashboard not found") from None
+    return views.dashboard_full(doc, org_role=who.org_role, is_user=who.is_user)

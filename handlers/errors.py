@@ -101,8 +101,8 @@ class PreconditionFailed(ApiError):
 class BodyRejected(BadRequestProblem):  # type: ignore[misc]
     """A request body that is not JSON or does not fit its schema."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(detail="bad request data")
+    def __init__(self, reason: str, message: str = "bad request data") -> None:
+        super().__init__(detail=message)
         self.reason = reason
 
 
@@ -136,7 +136,7 @@ class GrafanaBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
         error = next(iter(self._validator.iter_errors(body)), None)
         if error is not None:
             where = "/".join(str(part) for part in error.absolute_path)
-            raise BodyRejected(f"{error.validator} rule failed at /{where}")
+            raise BodyRejected(f"{error.validator} rule failed at /{where}", _invalid(self, error))
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         # connexion guesses JSON for a body without a content type; Grafana's binder does not.
@@ -150,6 +150,21 @@ class GrafanaBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
             raise
         except BadRequestProblem as problem:
             raise BodyRejected(str(problem.detail)) from None
+
+
+def _invalid(validator: GrafanaBodyValidator, error: Any) -> str:
+    """Grafana's words for a value its binder takes but its handler refuses: a top-level
+    field's `x-grafana-invalid` in the contract, where the value is outside its `enum`
+    (a role Grafana does not know); "bad request data" for anything its binder refuses."""
+    path = list(error.absolute_path)
+    properties = (
+        validator._schema.get("properties") if isinstance(validator._schema, dict) else None
+    )
+    if error.validator != "enum" or len(path) != 1 or not isinstance(properties, dict):
+        return "bad request data"
+    field = properties.get(path[0])
+    invalid = field.get("x-grafana-invalid") if isinstance(field, dict) else None
+    return str(invalid["message"]) if isinstance(invalid, dict) else "bad request data"
 
 
 def json_response(

@@ -9,7 +9,7 @@ from connexion import request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from handlers import deps, pages
-from handlers.auth import DAY, client_ip, user_identity, verify_password
+from handlers.auth import DAY, client_ip, session_user, user_identity, verify_password
 from handlers.errors import BadRequest
 from handlers.passwords import keyed_hash
 
@@ -17,6 +17,13 @@ JSON = dict[str, Any]
 
 
 def get_login_page() -> Response:
+    """The login form; a browser whose session is still valid is sent on to the home page
+    instead, as Grafana's login view does."""
+    ctx = deps.app_context()
+    cookie = request.cookies.get(ctx.settings.cookie_name)
+    found = session_user(ctx, cookie) if cookie else None
+    if found is not None and not found[1].is_disabled:
+        return RedirectResponse("/", status_code=302)
     return pages.login_page()
 
 

@@ -20,7 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from contract import HTTP_METHODS, Answer, Contract
+from contract import HTTP_METHODS, Contract
 from handlers import deps, versions
 from handlers.store.errors import UserNotFound
 
@@ -314,29 +314,25 @@ class GoIntegerMiddleware:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> str | None:
-        path, query_string = scope["path"], scope.get("query_string", b"")
-        # Only "_", whitespace ("+" and %-escapes in a query) or non-ASCII digits make an
-        # integer Python's and not Go's: most requests have none of them.
-        plain_path = path.isascii() and "_" not in path and " " not in path
-        plain_query = query_string.isascii() and not any(c in query_string for c in b"_+%")
-        if plain_path and plain_query:
+        query_string = scope.get("query_string", b"")
+        # Only "_", whitespace ("+" and %-escapes) or non-ASCII digits make an integer
+        # Python's and not Go's: most requests have none of them.
+        if query_string.isascii() and not any(c in query_string for c in b"_+%"):
             return None
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
         operation = self.spec.match(method, scope["path"])
         if operation is None:
             return None
-        path_values = operation.path_values(scope["path"])
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         for parameter in operation.parameters:
+            # Path integers are bound as text and parsed as Go parses them at binding
+            # (versions.as_path_integers); only query integers go through connexion's int().
+            if parameter.get("in") != "query":
+                continue
             if parameter.get("schema", {}).get("type") != "integer":
                 continue
             name = str(parameter["name"])
-            if name == versions.USER_ID:
-                continue  # parsed by the handler binding (handlers/versions.py)
-            if parameter.get("in") == "path":
-                values = [path_values.get(name, "0")]
-            else:
-                values = query.get(name, [])[:1]
+            values = query.get(name, [])[:1]
             if any(_python_only_integer(value) for value in values):
                 return operation.invalid.get(name, ("bad request data", None))[0]
         return None
@@ -361,24 +357,24 @@ class UserUidMiddleware:
 
     def __init__(self, app: Any, spec: Contract) -> None:
         self.app = app
-        self.operations = {
-            op.operation_id for op in spec.operations if versions.takes_uids(spec, op)
+        self.not_found = {
+            op.operation_id: found
+            for op in spec.operations
+            if (found := versions.uid_resolution(spec, op)) is not None
         }
-        self.spec = spec
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         routed = scope.get("extensions", {}).get("connexion_routing", {})
         params = scope.get("path_params") or {}
         value = params.get(versions.USER_ID)
-        wanted = routed.get("operation_id") in self.operations and isinstance(value, str)
-        if wanted and not versions.is_int64(str(value)):
+        not_found = self.not_found.get(routed.get("operation_id"))
+        if not_found is not None and isinstance(value, str) and not versions.is_int64(value):
             store = scope[deps.SCOPE_KEY].store
             try:
                 params[versions.USER_ID] = str(
                     await to_thread.run_sync(store.user_id_by_uid, value)
                 )
             except UserNotFound:
-                found = self.spec.differences[versions.UID_PATHS].answer or Answer(404)
-                await send_json(send, found.status, {"message": found.message or ""})
+                await send_json(send, not_found.status, {"message": not_found.message or ""})
                 return
         await self.app(scope, receive, send)

@@ -62,3 +62,10 @@ def create_token(service_account_id: int, body: JSON) -> JSON:
             message_id="serviceaccounts.ErrTokenAlreadyExists",
         ) from None
     return {"id": token_id, "name": str(body["name"]), "key": key}
+
+
+def list_tokens(service_account_id: int) -> list[JSON]:
+    who = deps.caller()
+    now = deps.clock().seconds()
+    tokens = deps.store().tokens(who.org_id, service_account_id)
+    return [views.sa_token(token, now=now) for token in tokens]

@@ -56,6 +56,8 @@ def change_user_password(body: JSON) -> JSON:
         raise BadRequest("Invalid old password", message_id="user.password-missmatch")
     new = str(body.get("newPassword", ""))
     if too_short(new):
+        if versions.holds("short-password-500"):
+            raise versions.error("short-password-500")
         raise BadRequest(
             "New password is too short", message_id="password.password-policy-too-short"
         )

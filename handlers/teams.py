@@ -1,12 +1,21 @@
-"""Supporting operations tagged `teams`: create, read and delete teams, add members."""
+"""Supporting operations tagged `teams`: create, find, read and delete teams, add and
+remove members."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers import deps, views
+from handlers import deps, versions, views
 from handlers.errors import BadRequest, Conflict, NotFound
-from handlers.store import AlreadyMember, NameTaken, TeamNotFound, UserNotFound
+from handlers.store import (
+    AlreadyMember,
+    NameTaken,
+    NotAMember,
+    PatternTooLong,
+    TeamNotFound,
+    UserNotFound,
+)
+from handlers.store.db import INT64_MAX
 
 JSON = dict[str, Any]
 
@@ -38,7 +47,7 @@ def delete_team_by_id(team_id: int) -> JSON:
     try:
         deps.store().delete_team(who.org_id, team_id)
     except TeamNotFound:
-        raise NotFound("Failed to delete Team. ID not found") from None
+        raise versions.error("team-delete-not-found-message") from None
     return views.message("Team deleted")
 
 
@@ -57,3 +66,46 @@ def add_team_member(team_id: int, body: JSON) -> JSON:
     except AlreadyMember:
         raise BadRequest("User is already added to this team") from None
     return views.message("Member added to Team")
+
+
+TEAMS_PAGE_SIZE = 1000
+
+
+def search_teams(
+    query: str | None = None,
+    name: str | None = None,
+    perpage: int = TEAMS_PAGE_SIZE,
+    page: int = 1,
+) -> JSON:
+    # Grafana: zero or less means 1000, a page below 1 means 1.
+    per_page = perpage if perpage > 0 else TEAMS_PAGE_SIZE
+    page = max(page, 1)
+    offset = per_page * (page - 1)
+    who = deps.caller()
+    try:
+        total, teams = deps.store().search_teams(
+            who.org_id,
+            query=query or "",
+            name=name or "",
+            limit=per_page,
+            offset=min(offset, INT64_MAX),
+        )
+    except PatternTooLong:  # beyond the database's limit: the client's fault, not a 500
+        raise BadRequest() from None
+    return {
+        "totalCount": total,
+        "teams": [views.team(t) for t in teams],
+        "page": page,
+        "perPage": per_page,
+    }
+
+
+def remove_team_member(team_id: int, user_id: int) -> JSON:
+    who = deps.caller()
+    try:
+        deps.store().remove_team_member(who.org_id, team_id, user_id)
+    except TeamNotFound:
+        raise NotFound("Team not found") from None
+    except NotAMember:
+        raise NotFound("Team member not found") from None
+    return views.message("Team Member removed")

@@ -16,14 +16,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import inflection
+
 import contract
 from contract import Answer, Contract, Operation
 from handlers import deps
 from handlers.errors import ApiError, BadRequest
 
-UID_PATHS = "user-uid-in-paths"
-# The path parameter Grafana's handlers parse themselves (and, from 11.4, its resolver looks
-# up as a uid): served as text and parsed at binding (as_user_ids), never by connexion.
+# The path parameter Grafana's handlers parse themselves (and, where a difference that
+# resolves uids holds, its resolver looks up as a uid): served as text and parsed at
+# binding (as_user_ids), never by connexion.
 USER_ID = "user_id"
 _GO_INT64 = re.compile(r"^[+-]?[0-9]+$")
 _INT64 = 2**63
@@ -51,38 +53,58 @@ def error(name: str) -> ApiError:
     return failure
 
 
+def integer_path_parameters(operation: Operation) -> tuple[str, ...]:
+    """The operation's path parameters the contract types as integers: Grafana's handlers
+    parse them themselves (strconv.ParseInt), so the server binds them as text and parses
+    them as Go does (as_path_integers), never through connexion's integer routing, which
+    would answer a value that is no integer with a 404 (no route) instead of the 400."""
+    return tuple(
+        str(p["name"])
+        for p in operation.parameters
+        if p.get("in") == "path" and p.get("schema", {}).get("type") == "integer"
+    )
+
+
 def served_document(rules: Contract, document: dict[str, Any]) -> dict[str, Any]:
     """The document as the release `rules` describes serves it: operations it does not
     serve are left out (they answer 404 like unknown routes), fields it lacks are not
-    required, and the `user_id` path parameter is text, which the handler parses as
-    Grafana's do (after UserUidMiddleware resolved a uid, where the release takes uids)."""
+    required, and integer path parameters are text, which the binding parses as Grafana's
+    handlers do (after UserUidMiddleware resolved a uid, where the release takes uids)."""
     served = copy.deepcopy(document)
     schemas = served["components"]["schemas"]
     for name in sorted(rules.active):
         for schema, fields in rules.differences[name].relaxes.required.items():
             required = schemas[schema].get("required", [])
             schemas[schema]["required"] = [f for f in required if f not in fields]
+    as_text: set[str] = set()
     for operation in rules.operations:
         item = served["paths"][operation.path]
         if not operation.served:
             del item[operation.method.lower()]
-        elif USER_ID in operation.path_parameters():
+        elif names := integer_path_parameters(operation):
+            as_text.add(operation.path)
             op = item[operation.method.lower()]
             parameters = [*item.get("parameters", []), *op.get("parameters", [])]
             op["parameters"] = [
-                {**p, "schema": {"type": "string"}} if p.get("name") == USER_ID else p
+                {**p, "schema": {"type": "string"}} if p.get("name") in names else p
                 for p in (contract.resolve_ref(served, p) for p in parameters)
             ]
     for path, item in list(served["paths"].items()):
         if not set(item) & set(contract.HTTP_METHODS):
             del served["paths"][path]  # nothing served there any more
-        elif f"{{{USER_ID}}}" in path:
+        elif path in as_text:
             item.pop("parameters", None)  # each operation carries its own copy now
     return served
 
 
-def takes_uids(rules: Contract, operation: Operation) -> bool:
-    return UID_PATHS in operation.differences and rules.differs(UID_PATHS) is not None
+def uid_resolution(rules: Contract, operation: Operation) -> Answer | None:
+    """Where the release looks a `user_id` that is no integer up as a uid on this operation
+    (a difference with `resolvesUids` holds there): the answer when no user has it."""
+    for name in sorted(operation.differences):
+        difference = rules.differs(name)
+        if difference is not None and difference.resolves_uids:
+            return difference.answer or Answer(404)
+    return None
 
 
 def is_int64(value: str) -> bool:
@@ -90,17 +112,21 @@ def is_int64(value: str) -> bool:
     return bool(_GO_INT64.match(value)) and -_INT64 <= int(value) < _INT64
 
 
-def as_user_ids(function: Callable[..., Any], operation: Operation) -> Callable[..., Any]:
-    """The handler, given `user_id` as an integer: the path's text, which is a Go int64
-    (or was made one by UserUidMiddleware where the release takes uids), or else the
-    parameter's 400 from the contract, as a handler that parses the id itself answers."""
-    message = operation.invalid.get(USER_ID, ("id is invalid", None))[0]
+def as_path_integers(function: Callable[..., Any], operation: Operation) -> Callable[..., Any]:
+    """The handler, given its integer path parameters as integers: each path's text is a Go
+    int64 (`user_id` may have been made one by UserUidMiddleware where the release takes
+    uids), or else the parameter's 400 from the contract, as Grafana's handlers answer."""
+    wanted = {
+        inflection.underscore(name): operation.invalid.get(name, ("bad request data", None))[0]
+        for name in integer_path_parameters(operation)
+    }
 
     def convert(kwargs: dict[str, Any]) -> None:
-        value = str(kwargs[USER_ID])
-        if not is_int64(value):
-            raise BadRequest(message)
-        kwargs[USER_ID] = int(value)
+        for name, message in wanted.items():
+            value = str(kwargs[name])
+            if not is_int64(value):
+                raise BadRequest(message)
+            kwargs[name] = int(value)
 
     if inspect.iscoroutinefunction(function):
 

@@ -12,10 +12,13 @@ from ua_parser import parse as parse_user_agent
 
 from handlers.store.models import (
     Dashboard,
+    DashboardDocument,
+    OrgMember,
     OrgMembership,
     ServiceAccount,
     SessionToken,
     Team,
+    TokenInfo,
     User,
 )
 
@@ -113,6 +116,27 @@ def user_org(membership: OrgMembership) -> JSON:
     return {"orgId": membership.org_id, "name": membership.name, "role": membership.role}
 
 
+def org_user(member: OrgMember, *, now: datetime) -> JSON:
+    """One user of GET /api/orgs/:orgId/users (Grafana's OrgUserDTO)."""
+    user = member.user
+    return {
+        "orgId": member.org_id,
+        "userId": user.id,
+        "uid": user.uid,
+        "email": user.email,
+        "name": user.name,
+        "avatarUrl": avatar_url(user.email),
+        "login": user.login,
+        "role": member.role,
+        "lastSeenAt": timestamp(user.last_seen_at),
+        "lastSeenAtAge": age(user.last_seen_at, now),
+        "isDisabled": user.is_disabled,
+        "authLabels": list(user.auth_labels) or None,  # Go's nil slice without a label
+        "isExternallySynced": False,
+        "isProvisioned": False,
+    }
+
+
 def team(t: Team) -> JSON:
     return {
         "id": t.id,
@@ -175,6 +199,64 @@ def dashboard_saved(d: Dashboard) -> JSON:
         "version": d.version,
         "slug": d.slug,
         "folderUid": d.folder_uid,
+    }
+
+
+# Go's zero time, which Grafana sends as the expiry of a dashboard that never expires.
+_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def dashboard_full(doc: DashboardDocument, *, org_role: str, is_user: bool) -> JSON:
+    """GET /api/dashboards/uid/:uid: the saved model with its stored id, uid, title and
+    version, and Grafana's meta for a dashboard of the General folder; what the caller may
+    do follows from their org role (Editors edit and delete, Admins also administer)."""
+    d = doc.dashboard
+    edits = org_role in ("Editor", "Admin")
+    return {
+        "dashboard": {**doc.data, "id": d.id, "uid": d.uid, "title": d.title, "version": d.version},
+        "meta": {
+            "type": "db",
+            "canSave": edits,
+            "canEdit": edits,
+            "canAdmin": org_role == "Admin",
+            "canStar": is_user,
+            "canDelete": edits,
+            "slug": d.slug,
+            "url": f"/d/{d.uid}/{d.slug}",
+            "expires": _GO_ZERO_TIME,
+            "created": timestamp(doc.created),
+            "updated": timestamp(doc.updated),
+            "version": d.version,
+            "isFolder": False,
+            "folderId": 0,
+            "folderUid": d.folder_uid,
+            "folderTitle": "General",
+            "folderUrl": "",
+            "provisioned": False,
+            "provisionedExternalId": "",
+        },
+    }
+
+
+# Grafana reports how long a token has left only within its last seven days.
+_SEVEN_DAYS = 7 * 24 * 3600
+
+
+def sa_token(token: TokenInfo, *, now: float) -> JSON:
+    """One token of GET /api/serviceaccounts/:id/tokens (Grafana's TokenDTO)."""
+    expired = token.expires is not None and token.expires < now
+    left = 0.0
+    if token.expires is not None and not expired and token.expires < now + _SEVEN_DAYS:
+        left = token.expires - now
+    return {
+        "id": token.id,
+        "name": token.name,
+        "created": timestamp(token.created),
+        "lastUsedAt": None,
+        "expiration": None if token.expires is None else epoch(token.expires),
+        "secondsUntilExpiration": left,
+        "hasExpired": expired,
+        "isRevoked": token.is_revoked,
     }
 
 

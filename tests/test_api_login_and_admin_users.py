@@ -108,6 +108,19 @@ def test_logout_ends_the_session_and_redirects_to_login(admin: TestClient, app: 
     assert (replay.status_code, replay.json()) == (401, UNAUTHORIZED)
 
 
+def test_the_login_page_sends_a_signed_in_browser_home(admin: TestClient, app: Any) -> None:
+    """Grafana's login view redirects a caller whose session is live (pkg/api/login.go)."""
+    create_user(admin, "jane")
+    browser = session(app, "jane")
+    home = browser.get("/login", follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (302, "/")
+    browser.get("/logout", follow_redirects=False)
+    form = browser.get("/login", follow_redirects=False)
+    assert (form.status_code, form.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    stale = browser.get("/login", cookies={"grafana_session": "no-such-session"})
+    assert stale.status_code == 200
+
+
 def test_logout_without_a_session_still_redirects(client: TestClient) -> None:
     response = client.get("/logout", follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (302, "/login")

@@ -68,7 +68,44 @@ def test_the_callers_current_org_cannot_be_deleted(admin: TestClient) -> None:
     response = admin.delete("/api/orgs/1")
     assert (response.status_code, response.json()) == (
         400,
+        message(
+            "Cannot delete your active organization. Please switch to a different "
+            "organization first."
+        ),
+    )
+
+
+@pytest.mark.grafana("11.6")
+def test_before_12_0_the_current_org_refusal_has_the_old_words(admin: TestClient) -> None:
+    response = admin.delete("/api/orgs/1")
+    assert (response.status_code, response.json()) == (
+        400,
         message("Can not delete org for current user"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("org_id", "expected"),
+    [
+        ("-9999", (404, "Failed to delete organization. ID not found")),
+        ("x1", (400, "orgId is invalid")),
+    ],
+)
+def test_a_negative_org_id_is_no_org_and_text_is_no_id(
+    admin: TestClient, org_id: str, expected: tuple[int, str]
+) -> None:
+    """Grafana parses the id with strconv.ParseInt: negative numbers parse (and name no
+    org), text does not (400, never a 404 from routing)."""
+    response = admin.delete(f"/api/orgs/{org_id}")
+    assert (response.status_code, response.json()) == (expected[0], message(expected[1]))
+
+
+@pytest.mark.grafana("12.3")
+def test_grafana_12_3_answers_a_negative_org_deletion_with_a_500(admin: TestClient) -> None:
+    response = admin.delete("/api/orgs/-9999")
+    assert (response.status_code, response.json()) == (
+        500,
+        message("Failed to delete organization"),
     )
 
 
@@ -120,15 +157,23 @@ def test_adding_a_user_to_an_unknown_org_is_not_found(admin: TestClient) -> None
     assert (response.status_code, response.json()) == (404, message("Organization not found"))
 
 
-@pytest.mark.parametrize(
-    "body", [{"loginOrEmail": "jane", "role": "Boss"}, {"loginOrEmail": "jane"}, {"role": "Viewer"}]
-)
+@pytest.mark.parametrize("body", [{"loginOrEmail": "jane"}, {"role": "Viewer"}])
 def test_adding_a_user_with_a_malformed_body_is_bad_request_data(
     admin: TestClient, body: Any
 ) -> None:
     create_user(admin, "jane")
     response = admin.post("/api/orgs/1/users", json=body)
     assert (response.status_code, response.json()) == (400, BAD_REQUEST_DATA)
+
+
+def test_adding_a_user_with_an_unknown_role_is_refused_in_grafanas_words(
+    admin: TestClient,
+) -> None:
+    """Grafana's binder takes any text for the role; its handler refuses an unknown one
+    (pkg/api/org_users.go addOrgUserHelper: Role.IsValid)."""
+    create_user(admin, "jane")
+    response = admin.post("/api/orgs/1/users", json={"loginOrEmail": "jane", "role": "Boss"})
+    assert (response.status_code, response.json()) == (400, message("Invalid role specified"))
 
 
 def test_only_an_org_admin_may_add_members(admin: TestClient) -> None:
@@ -236,6 +281,12 @@ def test_org_viewers_may_not_read_a_team(admin: TestClient) -> None:
 
 
 def test_deleting_an_unknown_team_is_not_found(admin: TestClient) -> None:
+    response = admin.delete("/api/teams/999")
+    assert (response.status_code, response.json()) == (404, message("Team not found"))
+
+
+@pytest.mark.grafana("11.6")
+def test_before_12_0_deleting_an_unknown_team_has_the_old_words(admin: TestClient) -> None:
     response = admin.delete("/api/teams/999")
     assert (response.status_code, response.json()) == (
         404,

@@ -64,10 +64,14 @@ def test_starring_id_zero_is_missing_the_dashboard_id(admin: TestClient) -> None
 
 
 @pytest.mark.grafana("12.0")  # the last release serving stars by id
-def test_starring_a_negative_id_is_an_invalid_dashboard_id(admin: TestClient) -> None:
+def test_starring_a_negative_id_is_a_missing_dashboard_id(admin: TestClient) -> None:
+    """strconv.ParseInt takes -3; the handler then refuses any id below 1 as missing
+    (pkg/services/star/api/api.go); only text is an invalid id."""
     for method in ("POST", "DELETE"):
-        response = admin.request(method, "/api/user/stars/dashboard/-3")
-        assert (response.status_code, response.json()) == (400, message("Invalid dashboard ID"))
+        negative = admin.request(method, "/api/user/stars/dashboard/-3")
+        assert (negative.status_code, negative.json()) == (400, message("Missing dashboard id"))
+        text = admin.request(method, "/api/user/stars/dashboard/three")
+        assert (text.status_code, text.json()) == (400, message("Invalid dashboard ID"))
 
 
 @pytest.mark.grafana("12.0")  # the last release serving stars by id

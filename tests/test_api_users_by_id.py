@@ -347,6 +347,8 @@ def test_switching_to_an_org_the_user_is_not_in_is_unauthorized(
     assert admin.get(f"/api/users/{user_id}").json()["orgId"] == 1
 
 
-def test_switching_to_a_negative_org_id_is_invalid(admin: TestClient) -> None:
+def test_switching_to_a_negative_org_id_is_no_org_of_the_users(admin: TestClient) -> None:
+    """strconv.ParseInt takes -1, which names no org the user belongs to (Grafana's
+    validateUsingOrg), so it is the 401 of any org that is not the user's."""
     response = admin.post("/api/users/1/using/-1")
-    assert (response.status_code, response.json()) == (400, message("orgId is invalid"))
+    assert (response.status_code, response.json()) == (401, message("Not a valid organization"))

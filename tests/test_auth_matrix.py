@@ -31,6 +31,7 @@ from tests.conftest import ADMIN
 from tests.support.api import (
     PASSWORD,
     add_org_user,
+    add_team_member,
     bearer,
     create_dashboard,
     create_org,
@@ -100,6 +101,8 @@ class World:
     dashboard_uid: str
     doomed_dashboard_uid: str
     service_account: int
+    leaver: int  # a member of org 1 that removeOrgUser removes
+    quitter: int  # a member of `team` that removeTeamMember removes
 
 
 def build_world(admin: TestClient) -> World:
@@ -110,6 +113,9 @@ def build_world(admin: TestClient) -> World:
     dashboard = create_dashboard(admin, "Starred")
     account, _ = create_service_account_token(admin, "tokened")
     create_user(admin, "login-user")
+    team = create_team(admin, "team")
+    quitter = create_user(admin, "quitter")
+    add_team_member(admin, team, quitter)
     return World(
         target=target,
         doomed_user=create_user(admin, "doomed"),
@@ -117,12 +123,14 @@ def build_world(admin: TestClient) -> World:
         login_user="login-user",
         org2=org2,
         doomed_org=create_org(admin, "doomed org"),
-        team=create_team(admin, "team"),
+        team=team,
         doomed_team=create_team(admin, "doomed team"),
         dashboard_id=dashboard["id"],
         dashboard_uid=dashboard["uid"],
         doomed_dashboard_uid=create_dashboard(admin, "Doomed")["uid"],
         service_account=account,
+        leaver=create_user(admin, "leaver"),
+        quitter=quitter,
     )
 
 
@@ -175,6 +183,15 @@ def sample(operation_id: str, w: World, me: Caller) -> tuple[str, dict[str, Any]
         "createOrg": ("/api/orgs", {"name": "created org"}),
         "deleteOrgByID": (f"/api/orgs/{w.doomed_org}", None),
         "addOrgUser": ("/api/orgs/1/users", {"loginOrEmail": w.joiner, "role": "Viewer"}),
+        "searchOrgs": ("/api/orgs?query=doomed", None),
+        "getOrgByName": ("/api/orgs/name/second%20org", None),
+        "getOrgUsers": ("/api/orgs/1/users", None),
+        "updateOrgUser": (f"/api/orgs/1/users/{w.target}", {"role": "Viewer"}),
+        "removeOrgUser": (f"/api/orgs/1/users/{w.leaver}", None),
+        "searchTeams": ("/api/teams/search?query=team", None),
+        "removeTeamMember": (f"/api/teams/{w.team}/members/{w.quitter}", None),
+        "getDashboardByUID": (f"/api/dashboards/uid/{w.dashboard_uid}", None),
+        "listTokens": (f"/api/serviceaccounts/{w.service_account}/tokens", None),
         "createTeam": ("/api/teams", {"name": "created team"}),
         "getTeamByID": (f"/api/teams/{w.team}", None),
         "deleteTeamByID": (f"/api/teams/{w.doomed_team}", None),

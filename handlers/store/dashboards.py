@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers.store import schema
 from handlers.store.db import Database, in_int64, new_id, new_uid
 from handlers.store.errors import DashboardNotFound, NameTaken
-from handlers.store.models import Dashboard
+from handlers.store.models import Dashboard, DashboardDocument
 
 D, S = schema.dashboards, schema.stars
 
@@ -91,6 +91,20 @@ class DashboardStore:
         if row is None:
             raise DashboardNotFound(uid)
         return _to_dashboard(row)
+
+    def dashboard_document(self, org_id: int, uid: str) -> DashboardDocument:
+        """The dashboard with its saved JSON model and times (DashboardNotFound)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(D).where(D.c.org_id == org_id, D.c.uid == uid)).first()
+        if row is None:
+            raise DashboardNotFound(uid)
+        data = json.loads(row.data or "{}")
+        return DashboardDocument(
+            dashboard=_to_dashboard(row),
+            data=data if isinstance(data, dict) else {},
+            created=row.created,
+            updated=row.updated,
+        )
 
     def delete_dashboard(self, org_id: int, uid: str) -> Dashboard:
         with self.db.write() as conn:

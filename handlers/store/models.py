@@ -107,3 +107,33 @@ class Identity:
     @property
     def is_user(self) -> bool:
         return self.kind == "user"
+
+
+@dataclass(frozen=True, slots=True)
+class OrgMember:
+    """A user's membership of an org, as GET /api/orgs/:orgId/users lists it."""
+
+    org_id: int
+    user: User
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardDocument:
+    """A dashboard with its saved JSON model and times."""
+
+    dashboard: Dashboard
+    data: dict[str, object]
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A service-account token without its secret."""
+
+    id: int
+    name: str
+    created: datetime
+    expires: int | None  # Unix seconds; None: never
+    is_revoked: bool

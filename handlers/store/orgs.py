@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from handlers.store import schema
 from handlers.store.db import Database, in_int64, new_id
-from handlers.store.errors import AlreadyMember, NameTaken, NotAMember, OrgNotFound, UserNotFound
-from handlers.store.models import OrgMembership
+from handlers.store.errors import (
+    AlreadyMember,
+    LastAdmin,
+    NameTaken,
+    NotAMember,
+    OrgNotFound,
+    UserNotFound,
+)
+from handlers.store.models import OrgMember, OrgMembership
+from handlers.store.users import labels_of, to_user
 
 ORG, M, U = schema.orgs, schema.org_users, schema.users
 
@@ -110,3 +118,98 @@ class OrgStore:
             done = conn.execute(update(U).where(U.c.id == user_id).values(org_id=org_id))
             if done.rowcount == 0:
                 raise UserNotFound(user_id)
+
+    def search_orgs(
+        self, *, query: str, name: str, limit: int, offset: int
+    ) -> list[tuple[int, str]]:
+        """(id, name) of the orgs whose name starts with `query` and is `name` (each filter
+        only when not empty), in id order, `limit` from `offset` as Grafana pages them."""
+        statement = select(ORG.c.id, ORG.c.name).order_by(ORG.c.id)
+        if query:  # as Grafana: the text is not escaped, % and _ are wildcards in it too
+            statement = statement.where(ORG.c.name.like(query + "%"))
+        if name:
+            statement = statement.where(ORG.c.name == name)
+        with self.db.read() as conn:
+            rows = conn.execute(statement.limit(limit).offset(offset)).all()
+        return [(int(r.id), str(r.name)) for r in rows]
+
+    def org_by_name(self, name: str) -> tuple[int, str]:
+        with self.db.read() as conn:
+            row = conn.execute(select(ORG.c.id, ORG.c.name).where(ORG.c.name == name)).first()
+        if row is None:
+            raise OrgNotFound(name)
+        return int(row.id), str(row.name)
+
+    def org_members(self, org_id: int) -> list[OrgMember]:
+        """The org's users (not service accounts) with their roles, by login, then e-mail."""
+        if not in_int64(org_id):
+            return []
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(U, M.c.role.label("member_role"))
+                .join(M, M.c.user_id == U.c.id)
+                .where(M.c.org_id == org_id, U.c.is_service_account.is_(False))
+                .order_by(U.c.login, U.c.email)
+            ).all()
+            labels = labels_of(conn, [r.id for r in rows])
+        return [
+            OrgMember(org_id=org_id, user=to_user(r, labels.get(r.id, ())), role=r.member_role)
+            for r in rows
+        ]
+
+    def update_org_user(self, org_id: int, user_id: int, role: str) -> None:
+        """Change a member's role (NotAMember); the org must keep an Admin (LastAdmin)."""
+        if not (in_int64(org_id) and in_int64(user_id)):
+            raise NotAMember(user_id)
+        now = self.db.clock.now()
+        with self.db.write() as conn:
+            done = conn.execute(
+                update(M)
+                .where(M.c.org_id == org_id, M.c.user_id == user_id)
+                .values(role=role, updated=now)
+            )
+            if done.rowcount == 0:
+                raise NotAMember(user_id)
+            _keep_an_admin(conn, org_id)
+
+    def remove_org_user(self, org_id: int, user_id: int) -> None:
+        """End a membership, as Grafana's admin route does: the user (not a service account:
+        UserNotFound) keeps their account; an org must keep an Admin (LastAdmin); a user
+        whose current org this was moves to another of theirs, or to none (org id 0).
+        Removing someone who is no member changes nothing and succeeds."""
+        if not in_int64(user_id):
+            raise UserNotFound(user_id)
+        with self.db.write() as conn:
+            current = conn.execute(
+                select(U.c.org_id).where(U.c.id == user_id, U.c.is_service_account.is_(False))
+            ).first()
+            if current is None:
+                raise UserNotFound(user_id)
+            if not in_int64(org_id):
+                return
+            conn.execute(delete(M).where(M.c.org_id == org_id, M.c.user_id == user_id))
+            conn.execute(
+                delete(schema.team_members).where(
+                    schema.team_members.c.org_id == org_id,
+                    schema.team_members.c.user_id == user_id,
+                )
+            )
+            _keep_an_admin(conn, org_id)
+            remaining = (
+                conn.execute(select(M.c.org_id).where(M.c.user_id == user_id).order_by(M.c.id))
+                .scalars()
+                .all()
+            )
+            if current.org_id not in remaining:
+                moved = remaining[0] if remaining else 0
+                conn.execute(update(U).where(U.c.id == user_id).values(org_id=moved))
+
+
+def _keep_an_admin(conn: Connection, org_id: int) -> None:
+    """Grafana's check after changing an org's memberships: some Admin is left (else the
+    transaction is rolled back: LastAdmin)."""
+    admin = conn.execute(
+        select(M.c.id).where(M.c.org_id == org_id, M.c.role == "Admin").limit(1)
+    ).first()
+    if admin is None:
+        raise LastAdmin(org_id)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers.store import schema
 from handlers.store.db import Database, in_int64, new_id
 from handlers.store.errors import NameTaken, ServiceAccountNotFound
-from handlers.store.models import Identity, ServiceAccount
+from handlers.store.models import Identity, ServiceAccount, TokenInfo
 from handlers.store.rows import user_row
 
 U, M, K = schema.users, schema.org_users, schema.api_keys
@@ -112,6 +112,23 @@ class ServiceAccountStore:
             except IntegrityError:
                 raise NameTaken(name) from None
             return token_id
+
+    def tokens(self, org_id: int, sa_id: int) -> list[TokenInfo]:
+        """The service account's tokens in this org, oldest first (none for no such account)."""
+        if not in_int64(sa_id):
+            return []
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(K.c.id, K.c.name, K.c.created, K.c.expires, K.c.is_revoked)
+                .where(K.c.org_id == org_id, K.c.service_account_id == sa_id)
+                .order_by(K.c.id)
+            ).all()
+        return [
+            TokenInfo(
+                id=r.id, name=r.name, created=r.created, expires=r.expires, is_revoked=r.is_revoked
+            )
+            for r in rows
+        ]
 
     def identity_for_key(self, key_hash: str, now: int) -> Identity | None:
         """The service account a token authenticates, if the token is live."""

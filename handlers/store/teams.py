@@ -7,8 +7,9 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers.store import schema
 from handlers.store.db import Database, in_int64, new_id, new_uid
-from handlers.store.errors import AlreadyMember, NameTaken, TeamNotFound
+from handlers.store.errors import AlreadyMember, NameTaken, NotAMember, PatternTooLong, TeamNotFound
 from handlers.store.models import Team
+from handlers.store.users import SQLITE_LIKE_LIMIT, like_pattern
 
 T, TM = schema.teams, schema.team_members
 TEAM_ADMIN = 4
@@ -150,3 +151,63 @@ class TeamStore:
             )
             for r in rows
         ]
+
+    def search_teams(
+        self, org_id: int, *, query: str, name: str, limit: int, offset: int
+    ) -> tuple[int, list[Team]]:
+        """The org's teams whose name contains `query` (Grafana's lower-cased LIKE pattern)
+        and is `name` (each only when not empty), by name: how many in all, and `limit` of
+        them from `offset`. Permission is 0: Grafana's search does not read it."""
+        cond = T.c.org_id == org_id
+        if query:
+            pattern = like_pattern(query)
+            sqlite = self.db.engine.dialect.name == "sqlite"
+            if sqlite and len(pattern.encode()) > SQLITE_LIKE_LIMIT:
+                raise PatternTooLong(len(query))
+            folded = (
+                func.go_lower(T.c.name) if sqlite and not query.isascii() else func.lower(T.c.name)
+            )
+            cond = and_(cond, folded.like(pattern))
+        if name:
+            cond = and_(cond, T.c.name == name)
+        members = (
+            select(func.count()).where(TM.c.team_id == T.c.id).scalar_subquery().label("members")
+        )
+        with self.db.read() as conn:
+            total = int(conn.execute(select(func.count()).select_from(T).where(cond)).scalar_one())
+            rows = conn.execute(
+                select(T, members).where(cond).order_by(T.c.name).limit(limit).offset(offset)
+            ).all()
+        return total, [
+            Team(
+                id=r.id,
+                uid=r.uid,
+                org_id=r.org_id,
+                name=r.name,
+                email=r.email,
+                member_count=int(r.members),
+                permission=0,
+            )
+            for r in rows
+        ]
+
+    def remove_team_member(self, org_id: int, team_id: int, user_id: int) -> None:
+        """TeamNotFound for a team the org does not have; NotAMember when the user is not
+        in it."""
+        if not in_int64(team_id):
+            raise TeamNotFound(team_id)
+        with self.db.write() as conn:
+            if (
+                conn.execute(select(T.c.id).where(T.c.id == team_id, T.c.org_id == org_id)).first()
+                is None
+            ):
+                raise TeamNotFound(team_id)
+            if not in_int64(user_id):
+                raise NotAMember(user_id)
+            done = conn.execute(
+                delete(TM).where(
+                    TM.c.org_id == org_id, TM.c.team_id == team_id, TM.c.user_id == user_id
+                )
+            )
+            if done.rowcount == 0:
+                raise NotAMember(user_id)

@@ -86,6 +86,17 @@ def user_from(m: Mapping[Any, Any], labels: Sequence[str] = ()) -> User:
     )
 
 
+def labels_of(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The auth label of each user's most recent external login, like Grafana's authLabels."""
+    if not ids:
+        return {}
+    a = schema.user_auth
+    rows = conn.execute(
+        select(a.c.user_id, a.c.auth_module).where(a.c.user_id.in_(ids)).order_by(a.c.id)
+    ).all()
+    return {user_id: (auth_label(module),) for user_id, module in rows}
+
+
 def _labels_of(module: str | None) -> tuple[str, ...]:
     """The authLabels of a user whose latest external login used `module` (None: none)."""
     return (auth_label(module),) if module is not None else ()
@@ -367,14 +378,7 @@ class UserStore:
             return bool(self._labels(conn, [user_id]))
 
     def _labels(self, conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-        """The auth label of each user's most recent external login, like Grafana's authLabels."""
-        if not ids:
-            return {}
-        a = schema.user_auth
-        rows = conn.execute(
-            select(a.c.user_id, a.c.auth_module).where(a.c.user_id.in_(ids)).order_by(a.c.id)
-        ).all()
-        return {user_id: (auth_label(module),) for user_id, module in rows}
+        return labels_of(conn, ids)
 
     # -- writes ------------------------------------------------------------------------
 

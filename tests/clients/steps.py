@@ -31,18 +31,22 @@ and where each is covered:
 ``organization`` / ``organizations``
     create_organization, organization_user_add, delete_organization (supporting) and
     organizations.switch_organization (POST /api/user/using/:id, the same operation as
-    switch_actual_user_organisation) - covered. The remaining org methods (current-org
-    users, org preferences, list/update orgs) are outside this API.
+    switch_actual_user_organisation) - covered; find_organization, list_organization,
+    organization_user_list, organization_user_update and organization_user_delete
+    (supporting, what automation calls) - covered. The remaining org methods (current-org
+    users, org preferences, update orgs) are outside this API.
 ``teams``
-    add_team, add_team_member, delete_team (supporting) - covered; searching, members
-    listing, preferences and external groups are outside this API.
+    add_team, add_team_member, delete_team, search_teams, get_team_by_name and
+    remove_team_member (supporting) - covered; members listing, preferences and external
+    groups are outside this API.
 ``dashboard``
-    update_dashboard (POST /api/dashboards/db) and delete_dashboard (by uid) - covered,
-    as the supporting calls that give us something to star.
+    update_dashboard (POST /api/dashboards/db), get_dashboard and delete_dashboard (by
+    uid) - covered, as the supporting calls that give us something to star.
 ``serviceaccount``
     create (POSTs to ``/api/serviceaccounts/`` with a trailing slash) and create_token -
-    covered, and the token then authenticates the other calls. get, update, delete,
-    get_tokens, delete_token and search* are outside this API (404 here).
+    covered, and the token then authenticates the other calls; get_tokens (supporting)
+    - covered. get, update, delete, delete_token and search* are outside this API (404
+    here).
 ``health``
     check (and so ``connect()`` / ``version``) reads /api/frontend/settings, which is
     outside this API: covered only as 404. The server's own health route is

@@ -210,7 +210,6 @@ def test_user_methods_outside_this_api_get_grafanas_404_not_found(live_server: s
         "health.check": grafana.health.check,
         "connect": grafana.connect,
         "serviceaccount.get": lambda: grafana.serviceaccount.get(1),
-        "serviceaccount.get_tokens": lambda: grafana.serviceaccount.get_tokens(1),
         "serviceaccount.search": lambda: grafana.serviceaccount.search(page=1),
     }
     for name, call in outside.items():
