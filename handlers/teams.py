@@ -109,3 +109,8 @@ def remove_team_member(team_id: int, user_id: int) -> JSON:
     except NotAMember:
         raise NotFound("Team member not found") from None
     return views.message("Team Member removed")
+
+
+def get_team_members(team_id: int) -> list[JSON]:
+    who = deps.caller()
+    return [views.team_member(m) for m in deps.store().team_members(who.org_id, team_id)]

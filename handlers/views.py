@@ -18,6 +18,7 @@ from handlers.store.models import (
     ServiceAccount,
     SessionToken,
     Team,
+    TeamMembership,
     TokenInfo,
     User,
 )
@@ -134,6 +135,25 @@ def org_user(member: OrgMember, *, now: datetime) -> JSON:
         "authLabels": list(user.auth_labels) or None,  # Go's nil slice without a label
         "isExternallySynced": False,
         "isProvisioned": False,
+    }
+
+
+def team_member(member: TeamMembership) -> JSON:
+    """One member of GET /api/teams/:teamId/members (Grafana's TeamMemberDTO)."""
+    user = member.user
+    return {
+        "orgId": member.org_id,
+        "teamId": member.team_id,
+        "teamUID": member.team_uid,
+        "userId": user.id,
+        "userUID": user.uid,
+        "auth_module": member.auth_module,
+        "email": user.email,
+        "name": user.name,
+        "login": user.login,
+        "avatarUrl": avatar_url(user.email),
+        "labels": [],
+        "permission": member.permission,
     }
 
 

@@ -276,6 +276,44 @@ def test_team_search_sees_the_callers_current_org_only(admin: TestClient) -> Non
     assert_access_denied(admin.get("/api/teams/search", auth=("bob", PASSWORD)), "teams:read")
 
 
+def test_listing_a_teams_members_by_login_with_their_permission(admin: TestClient) -> None:
+    zed = create_user(admin, "zed", name="Zed")
+    amy = create_user(admin, "amy")
+    team_id = create_team(admin, "Ops")  # the admin, its creator, is its team admin
+    other = create_team(admin, "Dev")
+    add_team_member(admin, team_id, zed)
+    add_team_member(admin, other, amy)
+    members = admin.get(f"/api/teams/{team_id}/members").json()
+    assert [(m["login"], m["permission"]) for m in members] == [("admin", 4), ("zed", 0)]
+    entry = members[1]
+    assert AVATAR.match(entry.pop("avatarUrl"))
+    assert UID.match(entry.pop("teamUID")) and UID.match(entry.pop("userUID"))
+    assert entry == {
+        "orgId": 1,
+        "teamId": team_id,
+        "userId": zed,
+        "auth_module": "",
+        "email": "zed@example.com",
+        "name": "Zed",
+        "login": "zed",
+        "labels": [],
+        "permission": 0,
+    }
+    assert admin.get("/api/teams/999/members").json() == []
+    every = admin.get("/api/teams/0/members").json()
+    assert sorted((m["teamId"], m["login"]) for m in every) == [
+        (team_id, "admin"),
+        (team_id, "zed"),
+        (other, "admin"),
+        (other, "amy"),
+    ]
+    create_user(admin, "bob")
+    assert_access_denied(
+        admin.get(f"/api/teams/{team_id}/members", auth=("bob", PASSWORD)),
+        "teams.permissions:read",
+    )
+
+
 def test_removing_a_team_member(admin: TestClient) -> None:
     jane = create_user(admin, "jane")
     team_id = create_team(admin, "Ops")

@@ -190,6 +190,7 @@ def sample(operation_id: str, w: World, me: Caller) -> tuple[str, dict[str, Any]
         "removeOrgUser": (f"/api/orgs/1/users/{w.leaver}", None),
         "searchTeams": ("/api/teams/search?query=team", None),
         "removeTeamMember": (f"/api/teams/{w.team}/members/{w.quitter}", None),
+        "getTeamMembers": (f"/api/teams/{w.team}/members", None),
         "getDashboardByUID": (f"/api/dashboards/uid/{w.dashboard_uid}", None),
         "listTokens": (f"/api/serviceaccounts/{w.service_account}/tokens", None),
         "createTeam": ("/api/teams", {"name": "created team"}),

@@ -137,3 +137,15 @@ class TokenInfo:
     created: datetime
     expires: int | None  # Unix seconds; None: never
     is_revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMembership:
+    """A user's membership of a team, as GET /api/teams/:teamId/members lists it."""
+
+    org_id: int
+    team_id: int
+    team_uid: str
+    user: User
+    permission: int
+    auth_module: str

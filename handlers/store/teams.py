@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from handlers.store import schema
 from handlers.store.db import Database, in_int64, new_id, new_uid
 from handlers.store.errors import AlreadyMember, NameTaken, NotAMember, PatternTooLong, TeamNotFound
-from handlers.store.models import Team
-from handlers.store.users import SQLITE_LIKE_LIMIT, like_pattern
+from handlers.store.models import Team, TeamMembership
+from handlers.store.users import SQLITE_LIKE_LIMIT, like_pattern, to_user
 
 T, TM = schema.teams, schema.team_members
 TEAM_ADMIN = 4
@@ -211,3 +211,46 @@ class TeamStore:
             )
             if done.rowcount == 0:
                 raise NotAMember(user_id)
+
+    def team_members(self, org_id: int, team_id: int) -> list[TeamMembership]:
+        """The team's members (users, not service accounts) with their permission and the
+        auth module of their latest external login, by login, then e-mail. Team id 0 is
+        no filter: every membership in the org, as Grafana's query reads it."""
+        if team_id != 0 and not in_int64(team_id):
+            return []
+        U, A = schema.users, schema.user_auth
+        latest = (
+            select(A.c.auth_module)
+            .where(A.c.user_id == TM.c.user_id)
+            .order_by(A.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        cond = and_(TM.c.org_id == org_id, U.c.is_service_account.is_(False))
+        if team_id:
+            cond = and_(cond, TM.c.team_id == team_id)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(
+                    U,
+                    TM.c.team_id,
+                    TM.c.permission,
+                    T.c.uid.label("team_uid"),
+                    latest.label("module"),
+                )
+                .join(TM, TM.c.user_id == U.c.id)
+                .join(T, T.c.id == TM.c.team_id)
+                .where(cond)
+                .order_by(U.c.login, U.c.email)
+            ).all()
+        return [
+            TeamMembership(
+                org_id=org_id,
+                team_id=r.team_id,
+                team_uid=r.team_uid,
+                user=to_user(r),
+                permission=int(r.permission),
+                auth_module=r.module or "",
+            )
+            for r in rows
+        ]

@@ -36,9 +36,9 @@ and where each is covered:
     (supporting, what automation calls) - covered. The remaining org methods (current-org
     users, org preferences, update orgs) are outside this API.
 ``teams``
-    add_team, add_team_member, delete_team, search_teams, get_team_by_name and
-    remove_team_member (supporting) - covered; members listing, preferences and external
-    groups are outside this API.
+    add_team, add_team_member, delete_team, search_teams, get_team_by_name,
+    get_team_members and remove_team_member (supporting) - covered; preferences and
+    external groups are outside this API.
 ``dashboard``
     update_dashboard (POST /api/dashboards/db), get_dashboard and delete_dashboard (by
     uid) - covered, as the supporting calls that give us something to star.

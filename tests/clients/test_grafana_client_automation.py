@@ -62,6 +62,8 @@ def test_teams_are_searched_and_members_removed(live_server: str) -> None:
     assert [t["name"] for t in grafana.teams.search_teams()] == ["Dev", "Ops"]
     assert [t["name"] for t in grafana.teams.search_teams(query="op", perpage=1)] == ["Ops"]
     assert [t["id"] for t in grafana.teams.get_team_by_name("Ops")] == [ops]
+    members = grafana.teams.get_team_members(ops)
+    assert [(m["login"], m["permission"]) for m in members] == [("admin", 4), ("jane", 0)]
 
     assert grafana.teams.remove_team_member(ops, jane) == {"message": "Team Member removed"}
     with pytest.raises(GrafanaClientError) as again:
