@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -114,15 +116,7 @@ class TeamStore:
             ).first()
         if row is None:
             raise TeamNotFound(team_id)
-        return Team(
-            id=row.id,
-            uid=row.uid,
-            org_id=row.org_id,
-            name=row.name,
-            email=row.email,
-            member_count=int(row.members),
-            permission=int(row.mine or 0),
-        )
+        return _team(row, members=row.members, permission=row.mine or 0)
 
     def user_teams(self, user_id: int, org_id: int) -> list[Team]:
         """Teams of one org that the user belongs to, in creation order."""
@@ -139,18 +133,7 @@ class TeamStore:
                 .where(T.c.org_id == org_id)
                 .order_by(T.c.id)
             ).all()
-        return [
-            Team(
-                id=r.id,
-                uid=r.uid,
-                org_id=r.org_id,
-                name=r.name,
-                email=r.email,
-                member_count=r.members,
-                permission=r.permission,
-            )
-            for r in rows
-        ]
+        return [_team(r, members=r.members, permission=r.permission) for r in rows]
 
     def search_teams(
         self, org_id: int, *, query: str, name: str, limit: int, offset: int
@@ -178,18 +161,7 @@ class TeamStore:
             rows = conn.execute(
                 select(T, members).where(cond).order_by(T.c.name).limit(limit).offset(offset)
             ).all()
-        return total, [
-            Team(
-                id=r.id,
-                uid=r.uid,
-                org_id=r.org_id,
-                name=r.name,
-                email=r.email,
-                member_count=int(r.members),
-                permission=0,
-            )
-            for r in rows
-        ]
+        return total, [_team(r, members=r.members, permission=0) for r in rows]
 
     def remove_team_member(self, org_id: int, team_id: int, user_id: int) -> None:
         """TeamNotFound for a team the org does not have; NotAMember when the user is not
@@ -254,3 +226,16 @@ class TeamStore:
             )
             for r in rows
         ]
+
+
+def _team(row: Any, *, members: int, permission: int) -> Team:
+    """A team row with its member count and a viewer's permission in it."""
+    return Team(
+        id=row.id,
+        uid=row.uid,
+        org_id=row.org_id,
+        name=row.name,
+        email=row.email,
+        member_count=int(members),
+        permission=int(permission),
+    )
