@@ -295,11 +295,12 @@ _GO_INTEGER = re.compile(r"^[+-]?[0-9]+$")
 
 
 class GoIntegerMiddleware:
-    """Integer parameters are read as Go's strconv reads them: ASCII digits with an
+    """Integer query parameters are read as Go's strconv reads them: ASCII digits with an
     optional sign. connexion converts with Python's int(), which also takes `1_0` and
-    full-width digits (`１`), so `/api/users/1_0` was user 10. Such a value is the 400 that
-    the contract states for a parameter that is no integer (its x-grafana-invalid message,
-    or "bad request data")."""
+    full-width digits (`１`), so `?perpage=1_0` was 10. Such a value is the 400 that the
+    contract states for a parameter that is no integer (its x-grafana-invalid message, or
+    "bad request data"). Path integers are bound as text and parsed at binding
+    (versions.as_path_integers)."""
 
     def __init__(self, app: Any, spec: Contract) -> None:
         self.app = app

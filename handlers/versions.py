@@ -24,8 +24,8 @@ from handlers import deps
 from handlers.errors import ApiError, BadRequest
 
 # The path parameter Grafana's handlers parse themselves (and, where a difference that
-# resolves uids holds, its resolver looks up as a uid): served as text and parsed at
-# binding (as_user_ids), never by connexion.
+# resolves uids holds, its resolver looks up as a uid): served as text, like every integer
+# path parameter, and parsed at binding (as_path_integers), never by connexion.
 USER_ID = "user_id"
 _GO_INT64 = re.compile(r"^[+-]?[0-9]+$")
 _INT64 = 2**63
