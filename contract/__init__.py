@@ -18,6 +18,8 @@ importing the server. Grafana's rules are read from the contract's extensions:
 * `x-grafana-lenient` on query parameters: Grafana ignores a value that is no integer;
 * `x-grafana-thin-profile` on operations: the profile answered leaves the derived fields
   (uid, avatarUrl) empty;
+* `x-grafana-org-selection` at the top: how a request picks its organization per request
+  (`X-Grafana-Org-Id`), and the answer to a token asking for another organization;
 * `links` of a POST's 2xx response: which response field holds the id the call created.
 """
 
@@ -34,6 +36,7 @@ from contract.model import (
     Difference,
     GrafanaRelease,
     Operation,
+    OrgSelection,
     Refusal,
     Relaxation,
     Versions,
@@ -53,6 +56,7 @@ __all__ = [
     "Access",
     "Contract",
     "Operation",
+    "OrgSelection",
     "Answer",
     "Difference",
     "GrafanaRelease",

@@ -250,6 +250,17 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class OrgSelection:
+    """`x-grafana-org-selection`: how a request picks the organization it runs in, for
+    that request only (Grafana's authn service reads it before any client runs)."""
+
+    query: str  # the query parameter, read first (values above 0 only)
+    header: str  # the header, read when the query parameter picks none
+    token_mismatch: Answer  # a token whose org is not the one asked for
+    token_mismatch_id: str  # that answer's messageId
+
+
+@dataclass(frozen=True)
 class Contract:
     """The contract as one Grafana release answers it: `version` (the newest unless
     `as_version` chose another), with the access rules and served operations of that
@@ -274,6 +285,20 @@ class Contract:
         ]
         candidates.sort(key=lambda op: op.path.count("{"))
         return candidates[0] if candidates else None
+
+    @functools.cached_property
+    def org_selection(self) -> OrgSelection:
+        """How a request picks its organization (`x-grafana-org-selection`)."""
+        body = self.raw.get("x-grafana-org-selection")
+        if not isinstance(body, Mapping):
+            raise ContractError("no x-grafana-org-selection")
+        mismatch = body["token-mismatch"]
+        return OrgSelection(
+            query=str(body["query"]),
+            header=str(body["header"]),
+            token_mismatch=Answer(int(mismatch["status"]), str(mismatch["message"])),
+            token_mismatch_id=str(mismatch["messageId"]),
+        )
 
     @functools.cached_property
     def active(self) -> frozenset[str]:

@@ -18,6 +18,7 @@ from handlers.inline import loop_first
 from handlers.passwords import keyed_hash, password_matches
 from handlers.store import UserNotFound
 from handlers.store.models import Identity, SessionToken, User
+from handlers.versions import is_int64
 
 LOCKOUT_WINDOW = 5 * 60
 LAST_SEEN_INTERVAL = 15 * 60
@@ -41,6 +42,20 @@ def client_ip(request: Any) -> str:
     return str(client[0]) if client else ""
 
 
+def requested_org(ctx: deps.AppContext, request: Any) -> int:
+    """The organization a request asks to run in (0: none), as Grafana's authn service
+    reads it: the query parameter when it is an integer above 0, else the header (any Go
+    int64; the first value of each; text that is no integer asks for none)."""
+    if request is None:
+        return 0
+    selection = ctx.spec.org_selection
+    values = request.query_params.getlist(selection.query)
+    if values and is_int64(values[0]) and int(values[0]) > 0:
+        return int(values[0])
+    header = request.headers.get(selection.header, "")
+    return int(header) if is_int64(header) else 0
+
+
 def accept(identity: Identity) -> dict[str, Any]:
     return {"sub": identity.login, "identity": identity}
 
@@ -51,21 +66,29 @@ def user_identity(
     session_id: int | None = None,
     *,
     role: str | None = None,
+    org_id: int = 0,
 ) -> Identity:
-    """The caller's identity; `role` when already read."""
+    """The caller's identity; `role` when already read (their role in their current org);
+    `org_id`: the org the request asks to run in (0: their current one). A user who is
+    not a member of that org runs in none (org -1, role None), as in Grafana."""
     if user.is_disabled:
         raise Unauthorized("Unauthorized", message_id="identity.disabled")
     now = ctx.store.db.clock.time()
     # Stored times are naive UTC: as local time they would be hours off outside UTC.
     if now - user.last_seen_at.replace(tzinfo=UTC).timestamp() > LAST_SEEN_INTERVAL:
         ctx.store.touch_last_seen(user.id)
+    active = user.org_id
+    if org_id > 0 and org_id != user.org_id:
+        role = ctx.store.org_role(user.id, org_id)
+        active = org_id if role is not None else -1
     if role is None:
-        role = ctx.store.org_role(user.id, user.org_id) or "None"
+        role = ctx.store.org_role(user.id, active) if active > 0 else None
+    role = role or "None"
     return Identity(
         kind="user",
         user_id=user.id,
         login=user.login,
-        org_id=user.org_id,
+        org_id=active,
         org_role=role,
         is_admin=user.is_admin,
         session_id=session_id,
@@ -106,19 +129,29 @@ def verify_password(ctx: deps.AppContext, username: str, password: str, ip: str)
     return check_password(ctx, username, password, ip)[0]
 
 
-def _basic(ctx: deps.AppContext, username: str, password: str, ip: str) -> dict[str, Any]:
+def _basic(
+    ctx: deps.AppContext, username: str, password: str, ip: str, org_id: int = 0
+) -> dict[str, Any]:
     if username == "api_key":  # Grafana accepts a token as the password of user "api_key"
-        return _token(ctx, password)
+        return _token(ctx, password, org_id)
     user, role = check_password(ctx, username, password, ip)
-    return accept(user_identity(ctx, user, role=role))
+    # In another org than their current one, user_identity reads their role there.
+    known = role if org_id <= 0 or org_id == user.org_id else None
+    return accept(user_identity(ctx, user, role=known, org_id=org_id))
 
 
-def _token(ctx: deps.AppContext, token: str) -> dict[str, Any]:
+def _token(ctx: deps.AppContext, token: str, org_id: int = 0) -> dict[str, Any]:
     identity = ctx.store.identity_for_key(
         keyed_hash(token, ctx.settings.secret_key), ctx.store.db.clock.seconds()
     )
     if identity is None:
         raise bad_api_key()
+    if org_id != 0 and org_id != identity.org_id:
+        # A token belongs to one organization: asking for another is refused.
+        mismatch = ctx.spec.org_selection
+        raise Unauthorized(
+            mismatch.token_mismatch.message or "", message_id=mismatch.token_mismatch_id
+        )
     return accept(identity)
 
 
@@ -139,7 +172,7 @@ def session_user(ctx: deps.AppContext, cookie: str) -> tuple[SessionToken, User]
         return None
 
 
-def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
+def _session(ctx: deps.AppContext, cookie: str, org_id: int = 0) -> dict[str, Any]:
     found = session_user(ctx, cookie)
     if found is None:
         raise Unauthorized()
@@ -147,7 +180,7 @@ def _session(ctx: deps.AppContext, cookie: str) -> dict[str, Any]:
     now = ctx.store.db.clock.seconds()
     if now - token.rotated_at > SESSION_TOUCH_INTERVAL:
         ctx.store.mark_seen(token.id, now)
-    return accept(user_identity(ctx, user, session_id=token.id))
+    return accept(user_identity(ctx, user, session_id=token.id, org_id=org_id))
 
 
 def _utf8(text: str) -> str:
@@ -164,17 +197,20 @@ def _utf8(text: str) -> str:
 async def basic_auth(username: str, password: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context(request)
     user, secret, ip = _utf8(username), _utf8(password), client_ip(request)
+    org_id = requested_org(ctx, request)
     # The common case (known credentials, nothing to write) is a SQLite read of a few
     # microseconds: answered on the event loop; a write or a password hash moves the
     # check to a worker thread (handlers/inline.py).
-    return await loop_first(_basic, ctx, user, secret, ip, on_loop=ctx.reads_on_loop)
+    return await loop_first(_basic, ctx, user, secret, ip, org_id, on_loop=ctx.reads_on_loop)
 
 
 async def bearer_auth(token: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context(request)
-    return await loop_first(_token, ctx, token, on_loop=ctx.reads_on_loop)
+    org_id = requested_org(ctx, request)
+    return await loop_first(_token, ctx, token, org_id, on_loop=ctx.reads_on_loop)
 
 
 async def cookie_auth(api_key: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context(request)
-    return await loop_first(_session, ctx, api_key, on_loop=ctx.reads_on_loop)
+    org_id = requested_org(ctx, request)
+    return await loop_first(_session, ctx, api_key, org_id, on_loop=ctx.reads_on_loop)
