@@ -15,12 +15,14 @@ from typing import Any
 
 import inflection
 
-from contract import ANONYMOUS, SIGNED_IN, Access, Operation
+from contract import ANONYMOUS, ORG_ROLE, SIGNED_IN, Access, Operation
 from contract.model import Refusal
 from handlers import deps
 from handlers.errors import AccessDenied, ApiError, Forbidden, NotModified
 from handlers.store.models import Identity
 from handlers.versions import is_int64
+
+NO_ORG = -1  # the org id of a request that runs in none (handlers/auth.py)
 
 
 def error_for(refusal: Refusal) -> ApiError:
@@ -40,7 +42,13 @@ def enforce(access: Access, who: Identity, org_id: object = None) -> None:
         org_id = int(org_id)
     if access.org_parameter is not None and not who.is_admin:
         role = deps.store().org_role(who.user_id, org_id) if isinstance(org_id, int) else None
-    refusal = access.refusal(is_user=who.is_user, is_admin=who.is_admin, org_role=role)
+    is_admin = who.is_admin
+    if access.who == ORG_ROLE and access.org_parameter is None and who.org_id == NO_ORG:
+        # Running in no org (a non-member's X-Grafana-Org-Id, or a deleted current org):
+        # Grafana grants no permission in org -1 but global ones, so there is no org to
+        # act in, even for a Grafana Admin.
+        is_admin = False
+    refusal = access.refusal(is_user=who.is_user, is_admin=is_admin, org_role=role)
     if refusal is not None:
         raise error_for(refusal)
 

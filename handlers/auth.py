@@ -79,11 +79,13 @@ def user_identity(
         ctx.store.touch_last_seen(user.id)
     active = user.org_id
     if org_id > 0 and org_id != user.org_id:
-        role = ctx.store.org_role(user.id, org_id)
-        active = org_id if role is not None else -1
+        active, role = org_id, ctx.store.org_role(user.id, org_id)
+    elif role is None:
+        role = ctx.store.org_role(user.id, active)
     if role is None:
-        role = ctx.store.org_role(user.id, active) if active > 0 else None
-    role = role or "None"
+        # Not a member of that org (or their current org was deleted): as Grafana's
+        # GetSignedInUser, the request runs in no org (-1) with no role.
+        active, role = -1, "None"
     return Identity(
         kind="user",
         user_id=user.id,
@@ -96,10 +98,12 @@ def user_identity(
     )
 
 
-def check_password(ctx: deps.AppContext, username: str, password: str, ip: str) -> tuple[User, str]:
+def check_password(
+    ctx: deps.AppContext, username: str, password: str, ip: str
+) -> tuple[User, str | None]:
     """Check a login-or-email and password the way Grafana does, lockout included; returns
-    the user and their role in their active org. Lockout count, user and role come from
-    one read."""
+    the user and their role in their active org (None: no membership there). Lockout
+    count, user and role come from one read."""
     settings, store = ctx.settings, ctx.store
     now = ctx.store.db.clock.seconds()
     protect = not settings.disable_brute_force_protection
@@ -115,13 +119,13 @@ def check_password(ctx: deps.AppContext, username: str, password: str, ip: str) 
         raise bad_credentials()
     key = (user.id, user.password, hashlib.sha256(password.encode()).hexdigest())
     if settings.credential_cache and ctx.credentials.contains(key):
-        return user, role or "None"
+        return user, role
     if not user.password or not password_matches(password, user.salt, user.password):
         store.record_failed_login(username, ip, now, forget_before=now - LOCKOUT_WINDOW)
         raise bad_credentials()
     if settings.credential_cache:
         ctx.credentials.add(key)
-    return user, role or "None"
+    return user, role
 
 
 def verify_password(ctx: deps.AppContext, username: str, password: str, ip: str) -> User:

@@ -104,13 +104,21 @@ class OrgStore:
             ).scalar_one_or_none()
 
     def set_active_org(self, user_id: int, org_id: int) -> None:
-        """Switch the user's current org; only to an org they belong to."""
+        """Switch the user's current org; only to an org they belong to. A service account
+        belongs to none here: Grafana checks against the user's org list, which leaves
+        service accounts out, so it is never switched."""
         if not (in_int64(user_id) and in_int64(org_id)):
             raise NotAMember(org_id)
         with self.db.write() as conn:
             if (
                 conn.execute(
-                    select(M.c.id).where(M.c.user_id == user_id, M.c.org_id == org_id)
+                    select(M.c.id)
+                    .join(U, U.c.id == M.c.user_id)
+                    .where(
+                        M.c.user_id == user_id,
+                        M.c.org_id == org_id,
+                        U.c.is_service_account.is_(False),
+                    )
                 ).first()
                 is None
             ):

@@ -398,13 +398,18 @@ class UserStore:
         now = self.db.clock.now()
         login, email = go_lower(login or email), go_lower(email or login)
         with self.db.write() as conn:
+            # As Grafana's GetIDForNewUser: the org asked for, else auto_assign_org_id (1),
+            # must exist; once org 1 is deleted, a user created without an org is refused
+            # (it is not recreated, nor is the user left in an org that is gone).
+            target_org = org_id or 1
             if (
-                org_id is not None
-                and conn.execute(select(schema.orgs.c.id).where(schema.orgs.c.id == org_id)).first()
+                not in_int64(target_org)
+                or conn.execute(
+                    select(schema.orgs.c.id).where(schema.orgs.c.id == target_org)
+                ).first()
                 is None
             ):
-                raise OrgNotFound(org_id)
-            target_org = org_id or 1
+                raise OrgNotFound(target_org)
             if self._conflicts(conn, login, email):
                 raise LoginConflict(login)
             values = user_row(
