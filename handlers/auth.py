@@ -30,6 +30,13 @@ def bad_credentials() -> Unauthorized:
     return Unauthorized("Invalid username or password", message_id="password-auth.failed")
 
 
+def address_blocked() -> Unauthorized:
+    """Too many failed passwords from one client address (per-IP protection)."""
+    return Unauthorized(
+        "Login temporarily blocked", message_id="passwordless.invalid.login-attempt"
+    )
+
+
 def bad_api_key() -> Unauthorized:
     return Unauthorized("Invalid API key", message_id="api-key.invalid")
 
@@ -106,22 +113,29 @@ def check_password(
     count, user and role come from one read."""
     settings, store = ctx.settings, ctx.store
     now = ctx.store.db.clock.seconds()
+    since, most = now - LOCKOUT_WINDOW, settings.brute_force_max_attempts
     protect = not settings.disable_brute_force_protection
-    user, role, failures = store.credentials(
-        username, failures_since=now - LOCKOUT_WINDOW if protect else None
-    )
-    if protect and failures >= settings.brute_force_max_attempts:
+    by_name = protect and not settings.disable_username_login_protection
+    by_address = protect and not settings.disable_ip_address_login_protection
+    user, role, failures = store.credentials(username, failures_since=since if by_name else None)
+    if by_name and failures >= most:
         raise bad_credentials()
+    if by_address and store.failed_logins_from(ip, since) >= most:
+        raise address_blocked()
     if user is None:
-        # As Grafana's password client: an attempt is recorded for a wrong password of an
-        # existing user only, so nobody can lock an account before it exists, nor grow
-        # the table with names that have none.
+        # A failure is counted against a name only when an account has it, so nobody can
+        # lock an account before it exists, nor grow the table with names that have
+        # none. (Grafana's password client records every name; this is stricter.) With
+        # per-address protection on it still counts for the address, without the name.
+        if by_address:
+            store.record_failed_login("", ip, now, forget_before=since)
         raise bad_credentials()
     key = (user.id, user.password, hashlib.sha256(password.encode()).hexdigest())
     if settings.credential_cache and ctx.credentials.contains(key):
         return user, role
     if not user.password or not password_matches(password, user.salt, user.password):
-        store.record_failed_login(username, ip, now, forget_before=now - LOCKOUT_WINDOW)
+        if by_name or by_address:
+            store.record_failed_login(username, ip, now, forget_before=since)
         raise bad_credentials()
     if settings.credential_cache:
         ctx.credentials.add(key)

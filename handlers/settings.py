@@ -43,6 +43,10 @@ class Settings:
     login_max_inactive_days: int = 7
     brute_force_max_attempts: int = 5
     disable_brute_force_protection: bool = False
+    # Grafana's two kinds of login protection under [security]: per login name (on by
+    # default) and per client address (off by default); both off with the switch above.
+    disable_username_login_protection: bool = False
+    disable_ip_address_login_protection: bool = True
     credential_cache: bool = True
     validate_responses: bool = False
     access_log: bool = False  # Grafana's [server] router_logging is off by default too
@@ -81,11 +85,18 @@ class Settings:
             admin_email=get("GF_SECURITY_ADMIN_EMAIL", cls.admin_email),
             secret_key=get("GF_SECURITY_SECRET_KEY", cls.secret_key),
             cookie_name=get("GF_AUTH_LOGIN_COOKIE_NAME", cls.cookie_name),
-            brute_force_max_attempts=int(
-                get("GF_SECURITY_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS", "5")
+            # As Grafana: at least one attempt is always allowed.
+            brute_force_max_attempts=max(
+                1, int(get("GF_SECURITY_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS", "5"))
             ),
             disable_brute_force_protection=flag(
                 "GF_SECURITY_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION", False
+            ),
+            disable_username_login_protection=flag(
+                "GF_SECURITY_DISABLE_USERNAME_LOGIN_PROTECTION", False
+            ),
+            disable_ip_address_login_protection=flag(
+                "GF_SECURITY_DISABLE_IP_ADDRESS_LOGIN_PROTECTION", True
             ),
             read_timeout=seconds(get("GF_SERVER_READ_TIMEOUT", "30s")),
             sqlite_synchronous=get("USERAPI_SQLITE_SYNCHRONOUS", "FULL").upper(),

@@ -601,14 +601,25 @@ class UserStore:
     def record_failed_login(
         self, username: str, ip: str, now: int, *, forget_before: int | None = None
     ) -> None:
-        """Count a failed password; the name's attempts older than `forget_before` no
-        longer count for anything and are deleted (as Grafana's clean-up job does)."""
+        """Count a failed password (`username` "": one that counts for the address only);
+        attempts older than `forget_before` no longer count for anything and are deleted,
+        every name's, as Grafana's clean-up job does, so the table holds one window."""
         a = schema.login_attempts
         name = go_lower(username)
         with self.db.write() as conn:
             if forget_before is not None:
-                conn.execute(delete(a).where(a.c.username == name, a.c.created < forget_before))
+                conn.execute(delete(a).where(a.c.created < forget_before))
             conn.execute(insert(a).values(username=name, ip_address=ip[:64], created=now))
+
+    def failed_logins_from(self, ip: str, since: int) -> int:
+        """Failed passwords sent from an address since `since` (per-IP protection)."""
+        a = schema.login_attempts
+        with self.db.read() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(a)
+                .where(a.c.ip_address == ip[:64], a.c.created > since)
+            ).scalar_one()
 
     def failed_logins_since(self, username: str, since: int) -> int:
         a = schema.login_attempts
