@@ -301,6 +301,15 @@ class Contract:
         )
 
     @functools.cached_property
+    def admin_user_actions(self) -> tuple[str, ...]:
+        """The actions a Grafana Admin holds on every user (scope `global.users:*`), which
+        `accesscontrol=true` lists as a user's metadata (`x-grafana-access-metadata`)."""
+        body = self.raw.get("x-grafana-access-metadata")
+        if not isinstance(body, Mapping):
+            raise ContractError("no x-grafana-access-metadata")
+        return tuple(str(action) for action in body["grafanaAdminUserActions"])
+
+    @functools.cached_property
     def active(self) -> frozenset[str]:
         """The differences this release has (worked out once: handlers ask per request)."""
         return self.active_at(self.version)

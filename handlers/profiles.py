@@ -10,19 +10,34 @@ from handlers.store import LoginConflict, UserNotFound
 from handlers.store.models import User
 
 JSON = dict[str, Any]
+# What Go's strconv.ParseBool reads as true (Grafana's QueryBool); anything else is false.
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 
 
-def profile(user_id: int) -> JSON:
+def profile(user_id: int, accesscontrol: str | None = None) -> JSON:
     store = deps.store()
     try:
         user = store.get_user(user_id)
     except UserNotFound:
         raise NotFound("user not found") from None
-    return profile_of(user)
+    return profile_of(user, accesscontrol)
 
 
-def profile_of(user: User) -> JSON:
-    return views.user_profile(user, is_external=bool(user.auth_labels))
+def profile_of(user: User, accesscontrol: str | None = None) -> JSON:
+    body = views.user_profile(user, is_external=bool(user.auth_labels))
+    if accesscontrol in GO_TRUE:
+        actions = access_metadata()
+        if actions:  # Grafana leaves the field out when the caller holds nothing on the user
+            body["accessControl"] = actions
+    return body
+
+
+def access_metadata() -> dict[str, bool]:
+    """The actions the caller holds on any user (x-grafana-access-metadata): a Grafana
+    Admin's global user permissions; none for anyone else."""
+    if not deps.caller().is_admin:
+        return {}
+    return dict.fromkeys(deps.app_context().spec.admin_user_actions, True)
 
 
 def apply_update(user_id: int, body: JSON) -> JSON:

@@ -14,11 +14,13 @@ from handlers.store import DashboardNotFound, NotAMember
 JSON = dict[str, Any]
 
 
-def get_signed_in_user() -> JSON:
+def get_signed_in_user(accesscontrol: str | None = None) -> JSON:
     who = deps.caller()
     if who.is_user:
         # The row authentication just read (one read per request instead of two).
-        return profile_of(who.user) if who.user is not None else profile(who.user_id)
+        if who.user is not None:
+            return profile_of(who.user, accesscontrol)
+        return profile(who.user_id, accesscontrol)
     # Newer Grafana answers a service account with a minimal, id-less profile.
     return {
         "id": 0,

@@ -7,7 +7,7 @@ from typing import Any
 
 from handlers import deps, versions, views
 from handlers.errors import BadRequest, NotFound, Unauthorized
-from handlers.profiles import apply_update, profile
+from handlers.profiles import GO_TRUE, apply_update, profile
 from handlers.store import NotAMember, PatternTooLong, UserNotFound
 from handlers.store.users import SORT_COLUMNS
 
@@ -28,8 +28,6 @@ def _parse_sort(sort: str | None) -> list[tuple[str, bool]]:
     return options
 
 
-# What Go's strconv.ParseBool reads as true; anything else leaves the filter off.
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 ACTIVE_DAYS = 30
 
 
@@ -40,7 +38,7 @@ def _search(
     per_page = perpage if perpage > 0 else SEARCH_PAGE_SIZE
     page = max(page, 1)
     now = deps.clock().now()
-    since = now - timedelta(days=ACTIVE_DAYS) if active in _GO_TRUE else None
+    since = now - timedelta(days=ACTIVE_DAYS) if active in GO_TRUE else None
     try:
         result = deps.store().search_users(
             query=query or "",
@@ -88,8 +86,8 @@ def get_user_by_login_or_email(login_or_email: str) -> JSON:
         raise NotFound("user not found") from None
 
 
-def get_user_by_id(user_id: int) -> JSON:
-    return profile(user_id)
+def get_user_by_id(user_id: int, accesscontrol: str | None = None) -> JSON:
+    return profile(user_id, accesscontrol)
 
 
 def update_user(user_id: int, body: JSON) -> JSON:

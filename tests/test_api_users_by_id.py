@@ -352,3 +352,41 @@ def test_switching_to_a_negative_org_id_is_no_org_of_the_users(admin: TestClient
     validateUsingOrg), so it is the 401 of any org that is not the user's."""
     response = admin.post("/api/users/1/using/-1")
     assert (response.status_code, response.json()) == (401, message("Not a valid organization"))
+
+
+ADMIN_USER_ACTIONS = {
+    "users:read",
+    "users.authtoken:read",
+    "users.quotas:read",
+    "users.password:write",
+    "users:write",
+    "users:delete",
+    "users:enable",
+    "users:disable",
+    "users.permissions:write",
+    "users.logout",
+    "users.authtoken:write",
+    "users.quotas:write",
+}
+
+
+@pytest.mark.parametrize("value", ["true", "1", "T"])
+def test_access_control_metadata_lists_a_grafana_admins_actions_on_the_user(
+    admin: TestClient, value: str
+) -> None:
+    """Grafana's getUserUserProfile adds the caller's actions on the user (scope
+    global.users:*: the fixed users reader and writer roles of a Grafana Admin)."""
+    user_id = create_user(admin, "jane")
+    for path in (f"/api/users/{user_id}", "/api/user"):
+        body = admin.get(path, params={"accesscontrol": value}).json()
+        assert body["accessControl"] == dict.fromkeys(ADMIN_USER_ACTIONS, True), path
+
+
+def test_access_control_metadata_is_left_out_unless_asked_and_held(admin: TestClient) -> None:
+    user_id = create_user(admin, "jane")
+    for value in ("false", "yes", ""):
+        assert (
+            "accessControl" not in admin.get(f"/api/users/{user_id}?accesscontrol={value}").json()
+        )
+    own = admin.get("/api/user", params={"accesscontrol": "true"}, auth=("jane", PASSWORD))
+    assert (own.status_code, "accessControl" in own.json()) == (200, False)
