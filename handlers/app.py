@@ -29,9 +29,11 @@ from handlers.middleware import (
     FirstQueryValueMiddleware,
     GoIntegerMiddleware,
     LenientQueryMiddleware,
+    MediaTypeMiddleware,
     MetricsMiddleware,
     SpecMiddleware,
     TrailingSlashMiddleware,
+    UnreadQueryMiddleware,
     UserUidMiddleware,
 )
 from handlers.settings import Settings
@@ -154,15 +156,19 @@ def create_app(
         spec=rules,
     )
     # Middlewares added earlier see a request first: the first of repeated query values
-    # is kept, then lenient integers that are none are dropped, then the rest is read
-    # as Go reads integers.
+    # is kept, then parameters nobody reads are dropped (from a query with many), then
+    # lenient integers that are none are dropped, then the rest is read as Go reads integers.
     app.add_middleware(FirstQueryValueMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        UnreadQueryMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=rules
+    )
     app.add_middleware(
         LenientQueryMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=rules
     )
     app.add_middleware(
         GoIntegerMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=rules
     )
+    app.add_middleware(MediaTypeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(UserUidMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, spec=rules)
     app.add_middleware(TrailingSlashMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(

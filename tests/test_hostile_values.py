@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Iterator
 
@@ -273,6 +274,133 @@ def body_over_one_mebibyte(server: ServerProcess) -> list[Answer]:
     answer = post_raw(server, "/api/admin/users", body, JSON)
     assert answer.status == 413
     return [answer]
+
+
+@kind(DATA)
+def utf8_byte_order_mark_before_json(server: ServerProcess) -> list[Answer]:
+    # Go's decoder refuses a BOM; Python's json.loads(bytes) would skip it.
+    answer = post_raw(
+        server, "/api/admin/users", b'\xef\xbb\xbf{"login":"bom","password":"pppp"}', JSON
+    )
+    assert json.loads(answer.body)["message"] == "bad request data"
+    return [answer]
+
+
+@kind(DATA)
+def json_in_utf16_or_utf32(server: ServerProcess) -> list[Answer]:
+    # Python's json.loads(bytes) detects these encodings; Grafana reads UTF-8 only.
+    text = '{"login": "wide", "password": "pppp"}'
+    bodies = [text.encode(e) for e in ("utf-16", "utf-16-le", "utf-32")]
+    answers = [post_raw(server, "/api/admin/users", body, JSON) for body in bodies]
+    answers.append(
+        post_raw(
+            server,
+            "/api/admin/users",
+            bodies[0],
+            {"Content-Type": "application/json; charset=utf-16"},
+        )
+    )
+    return answers
+
+
+@kind(DATA, refused=False)
+def json_with_duplicate_keys(server: ServerProcess) -> list[Answer]:
+    # Go's encoding/json keeps the last of repeated keys.
+    body = b'{"login": "dup-first", "login": "dup-last", "password": "pppp"}'
+    created = post_raw(server, "/api/admin/users", body, JSON)
+    assert created.status == 200, created
+    with admin(server) as client:
+        last = client.get("/api/users/lookup", params={"loginOrEmail": "dup-last"})
+        first = client.get("/api/users/lookup", params={"loginOrEmail": "dup-first"})
+    assert (last.status_code, first.status_code) == (200, 404)
+    return [created, Answer.of(last), Answer.of(first)]
+
+
+@kind(DATA)
+def javascript_rather_than_json(server: ServerProcess) -> list[Answer]:
+    bodies = [
+        b"{'login': 'js', 'password': 'pppp'}",
+        b'{"login": "js", "password": "pppp",}',
+        b'{"login": "js" /* comment */, "password": "pppp"}',
+        b'{login: "js", password: "pppp"}',
+        b'{"authTokenId": 01}',
+        b'{"authTokenId": +1}',
+        b'{"authTokenId": .5}',
+    ]
+    return [post_raw(server, "/api/admin/users", body, JSON) for body in bodies[:4]] + [
+        post_raw(server, "/api/user/revoke-auth-token", body, JSON) for body in bodies[4:]
+    ]
+
+
+@kind(DATA)
+def raw_control_characters_in_json_strings(server: ServerProcess) -> list[Answer]:
+    bodies = [b'{"login": "a\tb", "password": "pppp"}', b'{"login": "a\nb\x01", "password": "p"}']
+    return [post_raw(server, "/api/admin/users", body, JSON) for body in bodies]
+
+
+@kind(DATA)
+def integers_written_as_floats(server: ServerProcess) -> list[Answer]:
+    # Go will not unmarshal 1e2 or 100.0 into an int64 field.
+    bodies = [b'{"authTokenId": 1e2}', b'{"authTokenId": 100.0}', b'{"authTokenId": 1e-400}']
+    answers = [post_raw(server, "/api/user/revoke-auth-token", body, JSON) for body in bodies]
+    body = b'{"login": "float-org", "password": "pppp", "orgId": 1.0}'
+    answers.append(post_raw(server, "/api/admin/users", body, JSON))
+    assert all(json.loads(a.body)["message"] == "bad request data" for a in answers)
+    return answers
+
+
+@kind(DATA)
+def an_object_of_eighty_thousand_keys(server: ServerProcess) -> list[Answer]:
+    body = b"{" + b",".join(b'"k%d": 0' % n for n in range(80_000)) + b"}"
+    return [post_raw(server, "/api/admin/users", body, JSON)]
+
+
+@kind(DATA, refused=False)
+def media_type_in_capitals_or_with_parameters(server: ServerProcess) -> list[Answer]:
+    # A media type is case-insensitive: `APPLICATION/JSON` was a 500 (the body skipped
+    # validation and reached the handler as bytes).
+    types = [
+        "APPLICATION/JSON",
+        "Application/Json; Charset=UTF-8",
+        'application/json; q="a;b"; x=y',
+    ]
+    answers = [
+        post_raw(
+            server,
+            "/api/admin/users",
+            b'{"login": "mt%d", "password": "pppp"}' % n,
+            {"Content-Type": t},
+        )
+        for n, t in enumerate(types)
+    ]
+    answers.append(
+        post_raw(
+            server,
+            "/api/admin/users",
+            b'{"password": "pppp"}',
+            {"Content-Type": "APPLICATION/JSON"},
+        )
+    )
+    assert [a.status for a in answers] == [200, 200, 200, 400], answers
+    return answers
+
+
+@kind(DATA)
+def compressed_request_body(server: ServerProcess) -> list[Answer]:
+    # Grafana does not inflate request bodies (no zip bombs): gzip bytes are no JSON.
+    body = gzip.compress(b'{"login": "gz", "password": "pppp"}')
+    return [
+        post_raw(server, "/api/admin/users", body, {**JSON, "Content-Encoding": encoding})
+        for encoding in ("gzip", "br", "deflate")
+    ]
+
+
+@kind(DATA, refused=False)
+def query_parameters_shaped_as_objects(server: ServerProcess) -> list[Answer]:
+    with admin(server) as client:
+        answer = client.get("/api/users/search?query[$ne]=x&query[]=a&perpage[$gt]=0&sort[]=x")
+    assert answer.status_code == 200 and answer.json()["perPage"] == 1000, answer.text
+    return [Answer.of(answer)]
 
 
 # -- credentials ---------------------------------------------------------------------------
