@@ -47,3 +47,11 @@ def test_the_read_timeout_takes_grafanas_duration_format(value: str, expected: f
 def test_a_read_timeout_that_is_no_duration_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="not a duration: 'soon'"):
         Settings.from_env({"GF_SERVER_READ_TIMEOUT": "soon"})
+
+
+def test_sqlite_syncs_every_commit_unless_the_environment_says_otherwise() -> None:
+    """FULL by default (a power loss keeps acknowledged writes); NORMAL only when asked."""
+    assert Settings().sqlite_synchronous == "FULL"
+    assert Settings.from_env({}).sqlite_synchronous == "FULL"
+    normal = Settings.from_env({"USERAPI_SQLITE_SYNCHRONOUS": "normal"})
+    assert normal.sqlite_synchronous == "NORMAL"
