@@ -300,14 +300,27 @@ class Contract:
             token_mismatch_id=str(mismatch["messageId"]),
         )
 
+    def _access_metadata(self, key: str) -> tuple[str, ...]:
+        body = self.raw.get("x-grafana-access-metadata")
+        if not isinstance(body, Mapping) or key not in body:
+            raise ContractError(f"no x-grafana-access-metadata.{key}")
+        return tuple(str(action) for action in body[key])
+
     @functools.cached_property
     def admin_user_actions(self) -> tuple[str, ...]:
         """The actions a Grafana Admin holds on every user (scope `global.users:*`), which
         `accesscontrol=true` lists as a user's metadata (`x-grafana-access-metadata`)."""
-        body = self.raw.get("x-grafana-access-metadata")
-        if not isinstance(body, Mapping):
-            raise ContractError("no x-grafana-access-metadata")
-        return tuple(str(action) for action in body["grafanaAdminUserActions"])
+        return self._access_metadata("grafanaAdminUserActions")
+
+    @functools.cached_property
+    def org_admin_team_actions(self) -> tuple[str, ...]:
+        """An org Admin's actions on every team of the org (scope `teams:*`)."""
+        return self._access_metadata("orgAdminTeamActions")
+
+    @functools.cached_property
+    def org_admin_org_user_actions(self) -> tuple[str, ...]:
+        """An org Admin's (and a Grafana Admin's) actions on every user of an org."""
+        return self._access_metadata("orgAdminOrgUserActions")
 
     @functools.cached_property
     def active(self) -> frozenset[str]:

@@ -8,6 +8,7 @@ from typing import Any
 from contract import ORG_ROLES
 from handlers import deps, versions, views
 from handlers.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from handlers.profiles import org_access_metadata
 from handlers.store import (
     AlreadyMember,
     LastAdmin,
@@ -94,9 +95,14 @@ def get_org_by_name(org_name: str) -> JSON:
     return {"id": org_id, "name": found, "address": address}
 
 
-def get_org_users(org_id: int) -> list[JSON]:
+def get_org_users(org_id: int, accesscontrol: str | None = None) -> list[JSON]:
     now = deps.clock().now()
-    return [views.org_user(member, now=now) for member in deps.store().org_members(org_id)]
+    actions = deps.app_context().spec.org_admin_org_user_actions
+    access = org_access_metadata(accesscontrol, actions)
+    return [
+        views.org_user(member, now=now, access=access)
+        for member in deps.store().org_members(org_id)
+    ]
 
 
 def update_org_user(org_id: int, user_id: int, body: JSON) -> JSON:

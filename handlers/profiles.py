@@ -40,6 +40,15 @@ def access_metadata() -> dict[str, bool]:
     return dict.fromkeys(deps.app_context().spec.admin_user_actions, True)
 
 
+def org_access_metadata(accesscontrol: str | None, actions: tuple[str, ...]) -> dict[str, bool]:
+    """`accessControl` for each team or org user when asked for (x-grafana-access-metadata):
+    the org Admin's actions on them; the callers these operations admit hold exactly those
+    (they are org Admins, or Grafana Admins on an org's users)."""
+    if accesscontrol not in GO_TRUE:
+        return {}
+    return dict.fromkeys(actions, True)
+
+
 def apply_update(user_id: int, body: JSON) -> JSON:
     """Grafana's update rules, shared by PUT /api/users/{id} and PUT /api/user."""
     store = deps.store()

@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers import deps, versions, views
 from handlers.errors import BadRequest, Conflict, NotFound
+from handlers.profiles import org_access_metadata
 from handlers.store import (
     AlreadyMember,
     NameTaken,
@@ -34,12 +35,18 @@ def create_team(body: JSON) -> JSON:
     return {"teamId": team_id, "uid": uid, "message": "Team created"}
 
 
-def get_team_by_id(team_id: int) -> JSON:
+def get_team_by_id(team_id: int, accesscontrol: str | None = None) -> JSON:
     who = deps.caller()
     try:
-        return views.team(deps.store().get_team(who.org_id, team_id, who.user_id))
+        found = deps.store().get_team(who.org_id, team_id, who.user_id)
     except TeamNotFound:
         raise NotFound("Team not found") from None
+    return views.team(found, access=_team_metadata(accesscontrol))
+
+
+def _team_metadata(accesscontrol: str | None) -> dict[str, bool] | None:
+    actions = org_access_metadata(accesscontrol, deps.app_context().spec.org_admin_team_actions)
+    return actions or None  # Grafana's nil map: "accessControl": null
 
 
 def delete_team_by_id(team_id: int) -> JSON:
@@ -76,6 +83,7 @@ def search_teams(
     name: str | None = None,
     perpage: int = TEAMS_PAGE_SIZE,
     page: int = 1,
+    accesscontrol: str | None = None,
 ) -> JSON:
     # Grafana: zero or less means 1000, a page below 1 means 1.
     per_page = perpage if perpage > 0 else TEAMS_PAGE_SIZE
@@ -94,7 +102,7 @@ def search_teams(
         raise BadRequest() from None
     return {
         "totalCount": total,
-        "teams": [views.team(t) for t in teams],
+        "teams": [views.team(t, access=_team_metadata(accesscontrol)) for t in teams],
         "page": page,
         "perPage": per_page,
     }

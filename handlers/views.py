@@ -117,10 +117,11 @@ def user_org(membership: OrgMembership) -> JSON:
     return {"orgId": membership.org_id, "name": membership.name, "role": membership.role}
 
 
-def org_user(member: OrgMember, *, now: datetime) -> JSON:
-    """One user of GET /api/orgs/:orgId/users (Grafana's OrgUserDTO)."""
+def org_user(member: OrgMember, *, now: datetime, access: dict[str, bool] | None = None) -> JSON:
+    """One user of GET /api/orgs/:orgId/users (Grafana's OrgUserDTO; accessControl is
+    omitted when empty)."""
     user = member.user
-    return {
+    body: JSON = {
         "orgId": member.org_id,
         "userId": user.id,
         "uid": user.uid,
@@ -136,6 +137,9 @@ def org_user(member: OrgMember, *, now: datetime) -> JSON:
         "isExternallySynced": False,
         "isProvisioned": False,
     }
+    if access:
+        body["accessControl"] = dict(access)
+    return body
 
 
 def team_member(member: TeamMembership) -> JSON:
@@ -157,7 +161,7 @@ def team_member(member: TeamMembership) -> JSON:
     }
 
 
-def team(t: Team) -> JSON:
+def team(t: Team, *, access: dict[str, bool] | None = None) -> JSON:
     return {
         "id": t.id,
         "uid": t.uid,
@@ -169,7 +173,7 @@ def team(t: Team) -> JSON:
         "avatarUrl": team_avatar_url(t.email, t.name),
         "memberCount": t.member_count,
         "permission": t.permission,
-        "accessControl": None,
+        "accessControl": dict(access) if access else None,
     }
 
 

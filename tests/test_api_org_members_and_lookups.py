@@ -397,3 +397,36 @@ def test_listing_a_service_accounts_tokens_without_secrets(admin: TestClient) ->
     assert 3590 <= short["secondsUntilExpiration"] <= 3600
     assert "key" not in short
     assert admin.get("/api/serviceaccounts/9999/tokens").json() == []
+
+
+# -- access-control metadata (accesscontrol=true) ---------------------------------------
+
+TEAM_ACTIONS = {
+    "teams:delete",
+    "teams.permissions:read",
+    "teams.permissions:write",
+    "teams:read",
+    "teams:write",
+}
+ORG_USER_ACTIONS = {
+    "org.users:read",
+    "users.permissions:read",
+    "org.users:add",
+    "org.users:write",
+    "org.users:remove",
+}
+
+
+def test_teams_and_org_users_carry_an_org_admins_actions_when_asked(admin: TestClient) -> None:
+    """Grafana's getMultiAccessControlMetadata (teams:id:) and searchOrgUsersHelper
+    (users:id:) list the caller's actions per resource: an org Admin's fixed roles."""
+    team_id = create_team(admin, "Ops")
+    searched = admin.get("/api/teams/search?accesscontrol=true").json()["teams"]
+    assert [t["accessControl"] for t in searched] == [dict.fromkeys(TEAM_ACTIONS, True)]
+    one = admin.get(f"/api/teams/{team_id}", params={"accesscontrol": "1"}).json()
+    assert one["accessControl"] == dict.fromkeys(TEAM_ACTIONS, True)
+    users = admin.get("/api/orgs/1/users?accesscontrol=true").json()
+    assert [u["accessControl"] for u in users] == [dict.fromkeys(ORG_USER_ACTIONS, True)]
+    # Not asked (or not true as Go reads it): null for teams, left out for org users.
+    assert admin.get(f"/api/teams/{team_id}?accesscontrol=yes").json()["accessControl"] is None
+    assert "accessControl" not in admin.get("/api/orgs/1/users").json()[0]
