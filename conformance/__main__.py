@@ -50,7 +50,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile",
         choices=options.PROFILES,
         default="ci",
-        help="ci: fast (default); thorough: many more generated cases",
+        help="ci: fast (default); thorough: many more generated cases; smoke: the fewest",
     )
     parser.add_argument(
         "--tolerate",

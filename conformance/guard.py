@@ -28,6 +28,7 @@ from contract import Contract, Operation
 
 GHOST_ID = 987_654_321_987  # no Grafana has this many rows
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_INT64_MAX = 2**63 - 1
 JSON = dict[str, Any]
 
 # What the guard does with each top-level body field the contract declares, by the field's
@@ -190,10 +191,12 @@ class Guard:
     def _safe_id(self, value: object, pool: Sequence[object]) -> object:
         if isinstance(value, bool):
             return value
+        # Beyond int64 a value names nothing (Grafana refuses it): kept, so a request
+        # meant to be refused is not made a valid one.
         if isinstance(value, int):
-            return _choose(value, pool) if value > 0 else value
+            return _choose(value, pool) if 0 < value <= _INT64_MAX else value
         if isinstance(value, str) and _INTEGER.match(value):
-            return str(_choose(value, pool)) if int(value) > 0 else value
+            return str(_choose(value, pool)) if 0 < int(value) <= _INT64_MAX else value
         if isinstance(value, str) and all(isinstance(p, str) for p in pool):
             return _choose(value, pool) if 0 < len(value) <= 40 else value
         # Anything else cannot name a real resource once it carries the prefix.

@@ -12,7 +12,7 @@ import contract
 from conformance import logins, tolerances
 
 DEFAULT_SEED = 20_240_601
-PROFILES = ("ci", "thorough")
+PROFILES = ("ci", "thorough", "smoke")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class Budget:
 BUDGETS = {
     "ci": Budget(contract_examples=6, property_examples=8, population=8, shrink=False),
     "thorough": Budget(contract_examples=100, property_examples=150, population=24, shrink=True),
+    # Every test, the fewest generated cases: for runs repeated per release (the version
+    # matrix), where the release-specific behaviour is what is being checked.
+    "smoke": Budget(contract_examples=2, property_examples=3, population=8, shrink=False),
 }
 
 
@@ -80,7 +83,11 @@ def add_options(parser: pytest.Parser) -> None:
         help="expect this Grafana release (10.4, 11, 11.4, 12, ...; default: the newest the "
         "contract describes) [CONFORMANCE_GRAFANA_VERSION]",
     )
-    add("--profile", choices=PROFILES, help="ci (default, fast) or thorough [CONFORMANCE_PROFILE]")
+    add(
+        "--profile",
+        choices=PROFILES,
+        help="ci (default, fast), thorough or smoke (fewest cases) [CONFORMANCE_PROFILE]",
+    )
     add("--seed", type=int, help=f"generation seed (default {DEFAULT_SEED}) [CONFORMANCE_SEED]")
     add(
         "--fail-on-unobserved",
