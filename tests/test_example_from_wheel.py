@@ -2,9 +2,10 @@
 the runtime dependencies, pytest and grafana-client only, runs the example project's tests
 (examples/user-provisioning) with a plain `pytest` - the fixture comes by entry point.
 
-The virtualenv lives in build/example-venv and is made afresh whenever the set of
-requirements changes (its name records their digest); otherwise only the wheel is
-reinstalled, so a run costs a wheel build and the example's tests, not a dependency install.
+The virtualenv lives in the system's temporary directory, outside the checkout
+(grafana-userapi-example-venvs/), and is made afresh whenever the set of requirements
+changes (its name records their digest); otherwise only the wheel is reinstalled, so a run
+costs a wheel build and the example's tests, not a dependency install.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -47,13 +49,18 @@ def requirements(wheel: Path) -> list[str]:
     return sorted(r for r in required if "extra ==" not in r or "extra == 'testing'" in r)
 
 
+# Outside the checkout: a virtualenv's files are not the project's, and no tool scanning the
+# checkout should read them.
+VENVS = Path(tempfile.gettempdir()) / "grafana-userapi-example-venvs"
+
+
 def venv_for(wanted: list[str]) -> Path:
     """A virtualenv holding exactly `wanted` (made afresh when the list changes)."""
     digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:12]
-    venv = ROOT / "build" / f"example-venv-{digest}"
+    venv = VENVS / f"example-venv-{digest}"
     python = venv / "bin" / "python"
     if not (venv / "complete").exists():
-        for old in (ROOT / "build").glob("example-venv-*"):
+        for old in VENVS.glob("example-venv-*"):
             shutil.rmtree(old)
         run(sys.executable, "-m", "venv", venv)
         run(python, "-m", "pip", "install", "--quiet", *wanted)
