@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import uvicorn
 
@@ -51,14 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f" as Grafana {app_version(settings)} (database {settings.database_url})",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app,
-        host=settings.http_addr,
-        port=settings.http_port,
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=10,
-        http=HTTP_PROTOCOL,
-    )
+    _run(app, settings, HTTP_PROTOCOL, grace=10)
 
 
 def serve_fake(settings: Settings) -> None:
@@ -83,13 +77,18 @@ def serve_fake(settings: Settings) -> None:
         f"{settings.http_port} (in memory; control endpoints under /__fake)",
         file=sys.stderr,
     )
+    _run(fake, settings, FakeHttpProtocol, grace=2)
+
+
+def _run(app: Any, settings: Settings, protocol: Any, *, grace: int) -> None:
+    """Serve `app` with uvicorn on the configured address (one home for both servers)."""
     uvicorn.run(
-        fake,
+        app,
         host=settings.http_addr,
         port=settings.http_port,
         access_log=settings.access_log,
-        timeout_graceful_shutdown=2,
-        http=FakeHttpProtocol,
+        timeout_graceful_shutdown=grace,
+        http=protocol,
     )
 
 
