@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from bench.procs import Server, cpu_seconds, http_get, rss_bytes
 LUA = """
 local paths = {%(paths)s}
 local i = 0
-wrk.headers["Authorization"] = %(auth)s
+%(headers)s
 request = function()
   i = i %% #paths + 1
   return wrk.format("GET", paths[i])
@@ -71,17 +71,20 @@ def run_wrk(
     server: Server,
     scenario: str,
     paths: Sequence[str],
-    auth: str,
+    auth: str | Mapping[str, str],
     *,
     connections: int,
     seconds: float,
     db_pids: Callable[[], list[int]] | None = None,
 ) -> LoadResult:
-    """One wrk run against a started server, with the server's CPU time and memory."""
+    """One wrk run against a started server, with the server's CPU time and memory.
+    `auth`: the Authorization header's value, or the request headers to send."""
+    headers = {"Authorization": auth} if isinstance(auth, str) else dict(auth)
+    lines = "\n".join(
+        f"wrk.headers[{lua_string(name)}] = {lua_string(value)}" for name, value in headers.items()
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            LUA % {"paths": ", ".join(lua_string(p) for p in paths), "auth": lua_string(auth)}
-        )
+        script.write(LUA % {"paths": ", ".join(lua_string(p) for p in paths), "headers": lines})
     url = f"http://127.0.0.1:{server.port}"
     argv = [
         wrk_binary(),

@@ -16,7 +16,6 @@ from handlers import deps
 from handlers.errors import Unauthorized
 from handlers.inline import loop_first
 from handlers.passwords import keyed_hash, password_matches
-from handlers.store import UserNotFound
 from handlers.store.models import Identity, SessionToken, User
 from handlers.versions import is_int64
 
@@ -173,32 +172,29 @@ def _token(ctx: deps.AppContext, token: str, org_id: int = 0) -> dict[str, Any]:
     return accept(identity)
 
 
-def session_user(ctx: deps.AppContext, cookie: str) -> tuple[SessionToken, User] | None:
-    """The live session a cookie names and its user (None: no such session, or expired)."""
+def session_user(ctx: deps.AppContext, cookie: str) -> tuple[SessionToken, User, str | None] | None:
+    """The live session a cookie names, its user and their role in their current org (None
+    for the whole: no such session, expired, or its user is gone)."""
     now = ctx.store.db.clock.seconds()
     settings = ctx.settings
-    token = ctx.store.find_session(
+    return ctx.store.session_credentials(
         keyed_hash(cookie, settings.secret_key),
         created_after=now - settings.login_max_lifetime_days * DAY,
         seen_after=now - settings.login_max_inactive_days * DAY,
     )
-    if token is None:
-        return None
-    try:
-        return token, ctx.store.get_user(token.user_id)
-    except UserNotFound:
-        return None
 
 
 def _session(ctx: deps.AppContext, cookie: str, org_id: int = 0) -> dict[str, Any]:
     found = session_user(ctx, cookie)
     if found is None:
         raise Unauthorized()
-    token, user = found
+    token, user, role = found
     now = ctx.store.db.clock.seconds()
     if now - token.rotated_at > SESSION_TOUCH_INTERVAL:
         ctx.store.mark_seen(token.id, now)
-    return accept(user_identity(ctx, user, session_id=token.id, org_id=org_id))
+    # In another org than their current one, user_identity reads their role there.
+    known = role if org_id <= 0 or org_id == user.org_id else None
+    return accept(user_identity(ctx, user, session_id=token.id, role=known, org_id=org_id))
 
 
 def _utf8(text: str) -> str:

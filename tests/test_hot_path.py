@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handlers.store import Store, UserNotFound
 from handlers.store.schema import users
@@ -103,3 +103,49 @@ def test_service_accounts_are_read_only_when_asked_for(store: Store) -> None:
         store.get_user(robot_id)
     with pytest.raises(UserNotFound):
         store.find_user("robot")
+
+
+def test_session_credentials_equal_the_session_its_user_and_their_role(store: Store) -> None:
+    """Cookie authentication's one read answers what the session row, get_user and
+    org_role answer, and nothing for a session that is revoked, too old, idle, or whose
+    user is gone (a revoked session is deleted here)."""
+    ids = _users(store)
+    store.link_external(ids["kim"], "oauth_github", "kim-gh")
+    made = {
+        login: store.create_session(
+            ids[login], f"hash-{login}", user_agent="ua", client_ip="10.0.0.1", now=1000
+        )
+        for login in ("kim", "noorg")
+    }
+    store.set_active_org_unchecked(ids["noorg"], 99)
+    for login, expected_role in (("kim", store.org_role(ids["kim"], 1)), ("noorg", None)):
+        found = store.session_credentials(f"hash-{login}", created_after=999, seen_after=999)
+        assert found == (made[login], store.get_user(ids[login]), expected_role)
+    assert found is not None and found[1].auth_labels == ()
+    kim = store.session_credentials("hash-kim", created_after=0, seen_after=0)
+    assert kim is not None and kim[1].auth_labels == ("GitHub",)
+    assert store.session_credentials("hash-kim", created_after=1000, seen_after=0) is None
+    assert store.session_credentials("hash-kim", created_after=0, seen_after=1000) is None
+    assert store.session_credentials("hash-nobody", created_after=0, seen_after=0) is None
+    store.delete_session(made["kim"].id)
+    assert store.session_credentials("hash-kim", created_after=0, seen_after=0) is None
+    store.delete_user(ids["noorg"])
+    assert store.session_credentials("hash-noorg", created_after=0, seen_after=0) is None
+
+
+def test_token_identity_reads_the_token_and_its_account(store: Store) -> None:
+    account = store.create_service_account(1, name="Robot two", role="Editor", is_disabled=False)
+    store.add_token(1, account.id, name="t1", key_hash="key-1", expires=None)
+    store.add_token(1, account.id, name="t2", key_hash="key-2", expires=2000)
+    found = store.identity_for_key("key-1", 5000)
+    assert found is not None
+    assert (found.kind, found.user_id, found.login, found.org_id, found.org_role) == (
+        "service_account", account.id, account.login, 1, "Editor",
+    )  # fmt: skip
+    assert found.is_admin is False
+    assert store.identity_for_key("key-2", 1999) is not None
+    assert store.identity_for_key("key-2", 2000) is None  # expired
+    assert store.identity_for_key("key-3", 1000) is None
+    with store.db.write() as conn:  # a disabled account's tokens authenticate nobody
+        conn.execute(update(users).where(users.c.id == account.id).values(is_disabled=True))
+    assert store.identity_for_key("key-1", 5000) is None

@@ -2,16 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Integer, String, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Dialect
 
-from handlers.store import schema
+from handlers.store import fast, schema
 from handlers.store.db import Database, in_int64, new_id
 from handlers.store.errors import TokenNotFound
-from handlers.store.models import SessionToken
+from handlers.store.models import SessionToken, User
+from handlers.store.users import _labels_of, _latest_auth_module, user_from
 
 A = schema.user_auth_tokens
+U = schema.users
+M = schema.org_users
+
+
+@functools.cache
+def _session_read(dialect: Dialect) -> fast.Prepared:
+    """A live session, its user and the user's role in their current org: what cookie
+    authentication needs, in one compiled read (store/fast.py)."""
+    role = (
+        select(M.c.role)
+        .where(M.c.user_id == U.c.id, M.c.org_id == U.c.org_id)
+        .scalar_subquery()
+        .label("org_role")
+    )
+    statement = (
+        select(
+            A.c.id.label("session_id"),
+            A.c.user_agent,
+            A.c.client_ip,
+            A.c.created_at,
+            A.c.seen_at,
+            A.c.rotated_at,
+            U,
+            role,
+            _latest_auth_module().label("auth_module"),
+        )
+        .join(U, U.c.id == A.c.user_id)
+        .where(
+            A.c.auth_token == bindparam("token", type_=String),
+            A.c.revoked_at == 0,
+            A.c.created_at > bindparam("created_after", type_=Integer),
+            A.c.rotated_at > bindparam("seen_after", type_=Integer),
+            U.c.is_service_account.is_(False),
+        )
+    )
+    return fast.Prepared(dialect, statement)
 
 
 def _to_token(row: Any) -> SessionToken:
@@ -50,20 +89,30 @@ class SessionStore:
             )
             return _to_token(conn.execute(select(A).where(A.c.id == token_id)).one())
 
-    def find_session(
+    def session_credentials(
         self, token_hash: str, *, created_after: int, seen_after: int
-    ) -> SessionToken | None:
-        """The live session with this token hash, if it is neither too old nor idle."""
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(A).where(
-                    A.c.auth_token == token_hash,
-                    A.c.revoked_at == 0,
-                    A.c.created_at > created_after,
-                    A.c.rotated_at > seen_after,
-                )
-            ).first()
-        return _to_token(row) if row is not None else None
+    ) -> tuple[SessionToken, User, str | None] | None:
+        """find_session, then the session's user and their role in their current org (None:
+        no membership there), in one read; None when the session is not live or its user
+        is gone."""
+        prepared = _session_read(self.db.engine.dialect)
+        with fast.raw_read(self.db) as cursor:
+            found = prepared.first(
+                cursor, token=token_hash, created_after=created_after, seen_after=seen_after
+            )
+        if found is None:
+            return None
+        m = prepared.mapping(found)
+        token = SessionToken(
+            id=m["session_id"],
+            user_id=m["id"],
+            user_agent=m["user_agent"],
+            client_ip=m["client_ip"],
+            created_at=m["created_at"],
+            seen_at=m["seen_at"],
+            rotated_at=m["rotated_at"],
+        )
+        return token, user_from(m, _labels_of(m["auth_module"])), m["org_role"]
 
     def mark_seen(self, token_id: int, now: int) -> None:
         with self.db.write() as conn:
