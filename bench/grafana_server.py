@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Sequence
+from datetime import datetime
 
 import uvicorn
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -36,8 +37,11 @@ def grafana_search(
     per_page: int,
     sort: Sequence[tuple[str, bool]] = (),
     use_index: bool = True,
+    active_since: datetime | None = None,
 ) -> Page[User]:
     cond: ColumnElement[bool] = U.c.is_service_account.is_(False)
+    if active_since is not None:  # activeLast30Days
+        cond = and_(cond, U.c.last_seen_at > active_since)
     if query:
         like = "ILIKE" if self.db.dialect == "postgresql" else "LIKE"
         pattern = f"%{query}%"

@@ -162,6 +162,17 @@ user_auth = Table(
     sqlite_autoincrement=True,
 )
 
+# The user list cut into ranges of logins, each with how many users (service accounts not
+# counted) it holds, kept exact by triggers (revision 0003): page N of the list is found
+# from these counts instead of by skipping N pages of rows (handlers/store/paging.py).
+user_page_buckets = Table(
+    "user_page_bucket",
+    metadata,
+    Column("start_login", String(190), primary_key=True),
+    Column("user_count", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 api_keys = Table(
     "api_key",
     metadata,
