@@ -23,7 +23,7 @@ import library_patches
 from contract import Contract, Operation
 from handlers import access, deps, errors, spec_check, versions
 from handlers.deps import AppContext, ContextMiddleware
-from handlers.inline import ensure_thread, loop_first
+from handlers.inline import ensure_thread
 from handlers.middleware import (
     BodyLimitMiddleware,
     FirstQueryValueMiddleware,
@@ -63,14 +63,13 @@ def handler_name(operation_id: str, tag: str) -> str:
 
 
 def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a plain GET handler so that, on SQLite, it runs on the event loop and moves to
-    a worker thread only if it reaches a write (handlers/inline.py); connexion still sees
-    the handler's own signature (functools.wraps) for its parameters."""
+    """Wrap a plain GET handler so that it runs on the event loop and moves to a worker
+    thread only if it reaches a write (handlers/inline.py); connexion still sees the
+    handler's own signature (functools.wraps) for its parameters."""
 
     @functools.wraps(function)
     async def read_handler(*args: Any, **kwargs: Any) -> Any:
-        call = functools.partial(function, *args, **kwargs)
-        return await loop_first(call, on_loop=deps.app_context().reads_on_loop)
+        return await deps.app_context().read_first(functools.partial(function, *args, **kwargs))
 
     return read_handler
 
@@ -111,6 +110,8 @@ def create_app(
             admin_password=settings.admin_password,
             admin_email=settings.admin_email,
             sqlite_synchronous=settings.sqlite_synchronous,
+            max_open=settings.max_open_conn,
+            max_idle=settings.max_idle_conn,
         )
     store.db.before_write = ensure_thread  # never wait for the write lock on the event loop
     rules = contract.load(spec_path, version=settings.grafana_version)

@@ -1,9 +1,8 @@
 """Security functions for the spec's three schemes: basic, bearer token, session cookie.
 
 Each returns {"sub": login, "identity": Identity} to accept, or raises Unauthorized with
-Grafana's message. They run on the event loop: on SQLite the check itself runs there
-too until it would write or hash a password, then on a worker thread (handlers/inline.py);
-on PostgreSQL always on a worker thread.
+Grafana's message. They run on the event loop, and so does the check itself until it would
+write or hash a password; then it runs on a worker thread (handlers/inline.py).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from typing import Any
 
 from handlers import deps
 from handlers.errors import Unauthorized
-from handlers.inline import loop_first
 from handlers.passwords import keyed_hash, password_matches
 from handlers.store.models import Identity, SessionToken, User
 from handlers.versions import is_int64
@@ -215,16 +213,16 @@ async def basic_auth(username: str, password: str, request: Any = None) -> dict[
     # The common case (known credentials, nothing to write) is a SQLite read of a few
     # microseconds: answered on the event loop; a write or a password hash moves the
     # check to a worker thread (handlers/inline.py).
-    return await loop_first(_basic, ctx, user, secret, ip, org_id, on_loop=ctx.reads_on_loop)
+    return await ctx.read_first(_basic, ctx, user, secret, ip, org_id)
 
 
 async def bearer_auth(token: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context(request)
     org_id = requested_org(ctx, request)
-    return await loop_first(_token, ctx, token, org_id, on_loop=ctx.reads_on_loop)
+    return await ctx.read_first(_token, ctx, token, org_id)
 
 
 async def cookie_auth(api_key: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context(request)
     org_id = requested_org(ctx, request)
-    return await loop_first(_session, ctx, api_key, org_id, on_loop=ctx.reads_on_loop)
+    return await ctx.read_first(_session, ctx, api_key, org_id)

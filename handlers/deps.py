@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from threading import Lock
-from typing import Any
+from typing import Any, TypeVar
 
 from connexion import context, request
 
 from contract import Contract
 from handlers.clock import Clock
+from handlers.inline import loop_first
 from handlers.settings import Settings
 from handlers.store import Store
 from handlers.store.models import Identity
 
 SCOPE_KEY = "userapi"
+T = TypeVar("T")
 
 
 class CredentialCache:
@@ -51,8 +54,15 @@ class AppContext:
 
     @property
     def reads_on_loop(self) -> bool:
-        """SQLite reads are answered on the event loop (see handlers/inline.py)."""
-        return self.store.db.dialect == "sqlite"
+        """Reads are answered on the event loop (see handlers/inline.py): SQLite's directly,
+        PostgreSQL's through its asyncio connections."""
+        return self.store.db.dialect == "sqlite" or self.store.db.loop_engine is not None
+
+    async def read_first(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` on the event loop while it only reads, else on a thread."""
+        db = self.store.db
+        runner = db.on_loop if db.loop_engine is not None else None
+        return await loop_first(function, *args, on_loop=self.reads_on_loop, runner=runner)
 
 
 def app_context(req: Any = None) -> AppContext:

@@ -2,17 +2,22 @@
 
 A SQLite read in WAL mode takes microseconds and never waits for a writer, while handing
 it to a worker thread costs far more than the read itself (two thread switches and a
-fight for the GIL: measured, half of a GET /api/user's CPU). So on SQLite, basic auth
-and GET handlers first run on the event loop inside `only_reads()`. Anything that would
-write (and may then wait on the write lock for up to busy_timeout) or would hash a
-password raises `NeedsThread` before doing it, and the caller starts the work again on a
-worker thread: nothing was written, so running it again is safe.
+fight for the GIL: measured, half of a GET /api/user's CPU). So authentication and GET
+handlers first run on the event loop inside `only_reads()`. Anything that would write
+(and may then wait on the write lock for up to busy_timeout) or would hash a password
+raises `NeedsThread` before doing it, and the caller starts the work again on a worker
+thread: nothing was written, so running it again is safe.
+
+On PostgreSQL a read waits for a round trip to the server: there the work runs through a
+`runner` (Database.on_loop) that gives it a connection whose I/O awaits, so the event
+loop serves other requests meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -47,10 +52,17 @@ def ensure_thread() -> None:
         raise NeedsThread()
 
 
-async def loop_first(function: Callable[..., T], *args: Any, on_loop: bool) -> T:
-    """`function(*args)` on the event loop when `on_loop` (within only_reads), else, or when
-    it raises NeedsThread, on a worker thread."""
+async def loop_first(
+    function: Callable[..., T],
+    *args: Any,
+    on_loop: bool,
+    runner: Callable[[Callable[[], T]], Awaitable[T]] | None = None,
+) -> T:
+    """`function(*args)` on the event loop when `on_loop` (within only_reads; through
+    `runner` when given), else, or when it raises NeedsThread, on a worker thread."""
     if on_loop:
         with contextlib.suppress(NeedsThread), only_reads():
-            return function(*args)
+            if runner is None:
+                return function(*args)
+            return await runner(functools.partial(function, *args))
     return await to_thread.run_sync(function, *args)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import contract
+from handlers.store.db import MAX_IDLE_CONNECTIONS, MAX_OPEN_CONNECTIONS
 
 DEFAULT_DATABASE_URL = "sqlite:///grafana-userapi.db"
 
@@ -61,6 +62,10 @@ class Settings:
     read_timeout: float = 30.0
     # SQLite's synchronous mode (store/db.py says what each guarantees on power loss).
     sqlite_synchronous: str = "FULL"
+    # PostgreSQL connections per server process (Grafana's [database] max_open_conn and
+    # max_idle_conn): with N workers, up to N times max_open_conn at once (store/db.py).
+    max_open_conn: int = MAX_OPEN_CONNECTIONS
+    max_idle_conn: int = MAX_IDLE_CONNECTIONS
     # `--fake`: an in-memory fake Grafana with control endpoints under /__fake (testing/),
     # seeded from `seed_file` when given.
     fake: bool = False
@@ -100,6 +105,8 @@ class Settings:
             ),
             read_timeout=seconds(get("GF_SERVER_READ_TIMEOUT", "30s")),
             sqlite_synchronous=get("USERAPI_SQLITE_SYNCHRONOUS", "FULL").upper(),
+            max_open_conn=int(get("GF_DATABASE_MAX_OPEN_CONN", str(cls.max_open_conn))),
+            max_idle_conn=int(get("GF_DATABASE_MAX_IDLE_CONN", str(cls.max_idle_conn))),
             grafana_version=get("USERAPI_GRAFANA_VERSION", "") or None,
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
             validate_responses=flag("USERAPI_VALIDATE_RESPONSES", False),

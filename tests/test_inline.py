@@ -1,8 +1,9 @@
-"""SQLite reads answered on the event loop; writes and password hashes moved to a thread.
+"""Reads answered on the event loop; writes and password hashes moved to a thread.
 
 handlers/inline.py: inside `only_reads()` a write or a hash raises NeedsThread before it
 starts, and `loop_first` then runs the whole function again on a worker thread. These
-tests pin that nothing is written twice or lost, and that reads stay on the loop.
+tests pin that nothing is written twice or lost, and that reads stay on the loop: on
+PostgreSQL through the asyncio connection Database.on_loop holds, awaiting the server.
 """
 
 from __future__ import annotations
@@ -147,3 +148,82 @@ def test_a_wrong_password_is_hashed_and_counted_off_the_loop(
         assert client.get("/api/user", auth=("jane", "wrong")).status_code == 401
     assert store.failed_logins_since("jane", 0) == 2
     assert client.get("/api/user", auth=("jane", PASSWORD)).status_code == 200
+
+
+@pytest.fixture
+def pg_scheduled(scheduled: Store) -> Store:
+    if scheduled.db.loop_engine is None:
+        pytest.skip("PostgreSQL's asyncio engine only")
+    return scheduled
+
+
+def test_postgresql_reads_run_on_the_loop_through_its_asyncio_connection(
+    pg_scheduled: Store,
+) -> None:
+    """On PostgreSQL a read runs on the event loop thread, every statement through the one
+    connection Database.on_loop holds (Core and compiled reads alike); a writer still moves
+    to a thread and writes once."""
+    store = pg_scheduled
+    seen: dict[str, Any] = {}
+
+    def read() -> str:
+        seen["read"] = threading.get_ident()
+        held = store.db.held()
+        seen["held"] = held is not None
+        with store.db.read() as conn:
+            seen["same"] = conn is held
+        return store.find_user("admin").login
+
+    def write() -> int:
+        seen["write attempts"] = seen.get("write attempts", 0) + 1
+        seen["write"] = threading.get_ident()
+        seen["write held"] = store.db.held() is not None
+        return store.create_user(
+            login="pgw", email="pgw@example.com", name="", password_hash="", salt=""
+        ).id
+
+    async def main() -> tuple[int, str, int]:
+        runner = store.db.on_loop
+        return (
+            threading.get_ident(),
+            await loop_first(read, on_loop=True, runner=runner),
+            await loop_first(write, on_loop=True, runner=runner),
+        )
+
+    loop_thread, login, new_id = asyncio.run(main())
+    assert login == "admin" and seen["read"] == loop_thread
+    assert seen["held"] and seen["same"]
+    assert seen["write attempts"] == 2 and seen["write"] != loop_thread
+    assert not seen["write held"]  # the thread writes through its own pool
+    assert store.get_user(new_id).login == "pgw" and store.db.held() is None
+
+
+def test_a_postgresql_read_waiting_on_the_server_leaves_the_loop_free(
+    pg_scheduled: Store,
+) -> None:
+    """While one read waits for PostgreSQL (pg_sleep), the event loop runs other work: the
+    wait is awaited, not blocked on."""
+    store = pg_scheduled
+
+    def slow_read() -> int:
+        with store.db.read() as conn:
+            conn.exec_driver_sql("SELECT pg_sleep(0.4)")
+        return threading.get_ident()
+
+    async def main() -> tuple[int, int, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.02)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        ran_on = await loop_first(slow_read, on_loop=True, runner=store.db.on_loop)
+        task.cancel()
+        return threading.get_ident(), ran_on, ticks
+
+    loop_thread, ran_on, ticks = asyncio.run(main())
+    assert ran_on == loop_thread
+    assert ticks >= 10  # ~20 expected in 0.4 s; a blocked loop would tick at most once

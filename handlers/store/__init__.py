@@ -6,7 +6,7 @@ from handlers.clock import SYSTEM, Clock
 from handlers.passwords import encode_password, random_string
 from handlers.store.bootstrap import bootstrap
 from handlers.store.dashboards import DashboardStore
-from handlers.store.db import Database
+from handlers.store.db import MAX_IDLE_CONNECTIONS, MAX_OPEN_CONNECTIONS, Database
 from handlers.store.errors import (
     AlreadyMember,
     DashboardNotFound,
@@ -74,11 +74,20 @@ def open_store(
     admin_email: str = "admin@localhost",
     sqlite_synchronous: str = "FULL",
     clock: Clock = SYSTEM,
+    max_open: int = MAX_OPEN_CONNECTIONS,
+    max_idle: int = MAX_IDLE_CONNECTIONS,
 ) -> Store:
     """Open (and migrate) the database at `url`; create Grafana's defaults on first start.
     `sqlite_synchronous`: SQLite's synchronous mode for a file database (see db.py);
-    `clock`: the server's time (handlers/clock.py)."""
-    db = Database(url, sqlite_synchronous=sqlite_synchronous, clock=clock)
+    `clock`: the server's time (handlers/clock.py); `max_open`, `max_idle`: PostgreSQL
+    connections this process may hold (see db.py)."""
+    db = Database(
+        url,
+        sqlite_synchronous=sqlite_synchronous,
+        clock=clock,
+        max_open=max_open,
+        max_idle=max_idle,
+    )
     db.migrate()
     salt = random_string(10)
     with db.write() as conn:
@@ -86,7 +95,7 @@ def open_store(
             conn,
             admin_login=admin_login,
             admin_email=admin_email,
-            password_hash=encode_password(admin_password, salt),
+            password_hash=lambda: encode_password(admin_password, salt),
             salt=salt,
             now=clock.now(),
         )

@@ -8,9 +8,10 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -18,6 +19,11 @@ from sqlalchemy.pool import StaticPool
 
 from handlers.clock import SYSTEM, Clock
 from handlers.store.text import sqlite_lower
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _REVISION = re.compile(r'^revision = "([^"]+)"', re.MULTILINE)
@@ -59,8 +65,8 @@ def new_id(result: CursorResult[Any]) -> int:
 PING_AFTER_IDLE_SECONDS = 2.0
 
 
-def _server_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only after PING_AFTER_IDLE_SECONDS of rest."""
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_conn, record):  # type: ignore[no-untyped-def]
@@ -76,7 +82,45 @@ def _server_engine(url: str) -> Engine:
         except Exception as exc:  # gone: the pool replaces the connection and tries again
             raise DisconnectionError() from exc
 
-    return engine
+
+# Connections one server process may hold to a database server (Grafana's [database]
+# max_open_conn and max_idle_conn, per worker process here): at most MAX_OPEN at once,
+# MAX_IDLE kept open while unused. On PostgreSQL they are split evenly between the event
+# loop's pool (reads) and the worker threads' pool (writes, password checks).
+MAX_OPEN_CONNECTIONS = 40
+MAX_IDLE_CONNECTIONS = 20
+APPLICATION_NAME = "grafana-userapi"
+
+
+def _pool_split(max_open: int, max_idle: int) -> tuple[dict[str, int], dict[str, int]]:
+    """(loop pool, thread pool) sizes: QueuePool keeps pool_size idle and opens up to
+    max_overflow more under load."""
+    if max_open < 2 or not 0 <= max_idle <= max_open:
+        raise ValueError(
+            "max_open_conn must be at least 2 (a connection for each pool) and"
+            " max_idle_conn between 0 and max_open_conn"
+        )
+    loop_open, loop_idle = max_open // 2, max_idle // 2
+    thread_open, thread_idle = max_open - loop_open, max_idle - loop_idle
+    return (
+        {"pool_size": loop_idle, "max_overflow": loop_open - loop_idle},
+        {"pool_size": thread_idle, "max_overflow": thread_open - thread_idle},
+    )
+
+
+def _server_engines(url: str, max_open: int, max_idle: int) -> tuple[Engine, AsyncEngine]:
+    """PostgreSQL: the worker threads' engine (psycopg's blocking connections) and the event
+    loop's (psycopg's asyncio connections, in autocommit: reads only, each statement its
+    own snapshot, as fast.raw_read reads there too)."""
+    from sqlalchemy.ext.asyncio import create_async_engine  # not imported on SQLite
+
+    loop_pool, thread_pool = _pool_split(max_open, max_idle)
+    named = {"connect_args": {"application_name": APPLICATION_NAME}}
+    threads = create_engine(url, **thread_pool, **named)
+    loop = create_async_engine(url, isolation_level="AUTOCOMMIT", **loop_pool, **named)
+    _ping_when_idle(threads)
+    _ping_when_idle(loop.sync_engine)
+    return threads, loop
 
 
 # SQLite's synchronous modes a file database may use. In WAL mode FULL syncs the log at
@@ -86,14 +130,20 @@ def _server_engine(url: str) -> Engine:
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 
 
+def server_url(url: str) -> str:
+    """A PostgreSQL URL with psycopg (3) as its driver."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
     """An engine tuned per backend: SQLite in WAL mode with immediate write transactions."""
     if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"SQLite synchronous mode must be one of {SQLITE_SYNCHRONOUS}")
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = server_url(url)
     if not url.startswith("sqlite"):
-        return _server_engine(url)
+        return _server_engines(url, MAX_OPEN_CONNECTIONS, MAX_IDLE_CONNECTIONS)[0]
     memory = url in {"sqlite://", "sqlite:///:memory:"}
     # A file database keeps enough pooled connections for the request threads: with the
     # default 5 (+10 overflow) every busy moment opened and closed connections, each paying
@@ -132,16 +182,34 @@ def _nothing() -> None:
     return None
 
 
+# The connection a call running on the event loop reads through (Database.on_loop), with
+# the database it belongs to.
+_HELD: ContextVar[tuple[Database, Connection] | None] = ContextVar(
+    "userapi_loop_connection", default=None
+)
+
+
 class Database:
     """Owns the engine; every store method runs in one short transaction from here."""
 
     def __init__(
-        self, url: str, *, sqlite_synchronous: str = "FULL", clock: Clock = SYSTEM
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        clock: Clock = SYSTEM,
+        max_open: int = MAX_OPEN_CONNECTIONS,
+        max_idle: int = MAX_IDLE_CONNECTIONS,
     ) -> None:
         self.url = url
         # The server's one source of time (handlers/clock.py): rows, ages, expiries.
         self.clock = clock
-        self.engine = make_engine(url, sqlite_synchronous)
+        # On PostgreSQL a second engine serves reads on the event loop (on_loop).
+        self.loop_engine: AsyncEngine | None = None
+        if server_url(url).startswith("sqlite"):
+            self.engine = make_engine(url, sqlite_synchronous)
+        else:
+            self.engine, self.loop_engine = _server_engines(server_url(url), max_open, max_idle)
         self.dialect = self.engine.dialect.name
         # Whether search can use SQLite's FTS5 trigram table; found once, after migrating.
         self.fts = False
@@ -150,8 +218,35 @@ class Database:
         # write lock there. The store itself knows nothing of how it is scheduled.
         self.before_write: Callable[[], None] = _nothing
 
+    async def on_loop(self, call: Callable[[], T]) -> T:
+        """Run `call` (plain store code) on the event loop, its reads through one connection
+        of the loop's pool whose I/O awaits instead of blocking: psycopg's asyncio
+        connection, bridged to blocking-style code by SQLAlchemy's run_sync (greenlets).
+        PostgreSQL only; writes do not belong here (before_write moves them to a thread)."""
+        if self.loop_engine is None:
+            raise RuntimeError("reads on the event loop need PostgreSQL's asyncio engine")
+        async with self.loop_engine.connect() as conn:
+            return await conn.run_sync(self._holding, call)
+
+    def _holding(self, conn: Connection, call: Callable[[], T]) -> T:
+        token = _HELD.set((self, conn))
+        try:
+            return call()
+        finally:
+            _HELD.reset(token)
+
+    def held(self) -> Connection | None:
+        """The event loop's connection the current call reads through (see on_loop)."""
+        held = _HELD.get()
+        return held[1] if held is not None and held[0] is self else None
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        held = self.held()
+        if held is not None:  # in autocommit: no BEGIN or ROLLBACK is sent
+            with held.begin():
+                yield held
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -208,3 +303,7 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.loop_engine is not None:
+            # The asyncio engine's connections belong to the loops that opened them; at
+            # shutdown they are dropped without a goodbye (the server closes them).
+            self.loop_engine.sync_engine.dispose(close=False)

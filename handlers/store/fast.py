@@ -83,11 +83,31 @@ def _idle(driver: Any) -> bool:
 
 
 @contextlib.contextmanager
+def _driver_errors(db: Database) -> Iterator[None]:
+    """The driver's own errors as SQLAlchemy would have wrapped them (DataError...): callers
+    see one vocabulary whichever path read."""
+    try:
+        yield
+    except db.engine.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, db.engine.dialect.loaded_dbapi.Error) from exc
+
+
+@contextlib.contextmanager
 def raw_read(db: Database) -> Iterator[Any]:
     """A driver cursor for a read. On SQLite, one read transaction (one snapshot) around
     all its statements. On PostgreSQL, autocommit: each statement is its own snapshot,
     without the BEGIN and ROLLBACK round trips (measured: a fifth of a user search's
-    time) — as Grafana reads too (its search's count and page are separate queries)."""
+    time) — as Grafana reads too (its search's count and page are separate queries). On
+    the event loop (Database.on_loop), the loop's own connection, already in autocommit."""
+    held = db.held()
+    if held is not None:
+        cursor = held.connection.cursor()
+        try:
+            with _driver_errors(db):
+                yield cursor
+        finally:
+            cursor.close()
+        return
     conn = db.engine.raw_connection()
     try:
         driver = conn.driver_connection
@@ -102,13 +122,8 @@ def raw_read(db: Database) -> Iterator[Any]:
         if began:
             cursor.execute("BEGIN")
         try:
-            yield cursor
-        except db.engine.dialect.loaded_dbapi.Error as exc:
-            # The driver's own error, as SQLAlchemy would have wrapped it (DataError...):
-            # callers see one vocabulary whichever path read.
-            raise DBAPIError.instance(
-                None, None, exc, db.engine.dialect.loaded_dbapi.Error
-            ) from exc
+            with _driver_errors(db):
+                yield cursor
         finally:
             cursor.close()
             if began or not (sqlite or autocommit):
