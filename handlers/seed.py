@@ -333,7 +333,7 @@ def _set_aside_indexes(conn: Connection) -> list[str]:
 
 
 def _seed_postgres(conn: Connection, plan: _Plan, stages: _Stages) -> None:
-    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
     conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     indexes = _set_aside_indexes(conn)
     # The page counts' trigger would update one row per loaded user: recounted after.

@@ -8,6 +8,7 @@ already span many ranges and every write splits, drops or shifts some.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,3 +193,14 @@ def test_the_ranges_are_counted_when_migrating_and_gone_when_downgrading(
     assert_every_page_agrees(store)
     store.create_user(login="m05b", email="m5b@example.com", name="", password_hash="h", salt="s")
     assert_every_page_agrees(store)
+
+
+def test_a_listed_user_is_the_stored_user_without_the_password(store: Store) -> None:
+    made = store.create_user(
+        login="listed", email="listed@example.com", name="Listed One", password_hash="h", salt="s"
+    )
+    store.link_external(made.id, "oauth_github", "gh-1")
+    listed = [u for u in store.search_users(query="", page=1, per_page=10).items if u.id == made.id]
+    stored = store.get_user(made.id)
+    assert listed == [dataclasses.replace(stored, password="", salt="")]
+    assert stored.password == "h" and listed[0].auth_labels == ("GitHub",)

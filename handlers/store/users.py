@@ -258,7 +258,7 @@ def shortest_match(pattern: str) -> int:
     return len(pattern) - pattern.count("%")
 
 
-_USER_FIELDS = (
+_USER_FIELDS = (  # User's first fields, in its order
     "id", "uid", "login", "email", "name", "theme", "org_id", "is_admin", "is_disabled",
     "is_service_account", "created", "updated", "last_seen_at",
 )  # fmt: skip
@@ -266,15 +266,16 @@ _USER_FIELDS = (
 
 def _users(statement: fast.Prepared, rows: Sequence[fast.Row], *, raw: bool = False) -> list[User]:
     """A search's rows as Users (by position: a page holds up to thousands of them).
-    `raw`: rows as the driver gave them, converted here, only the columns a User takes."""
+    `raw`: rows as the driver gave them, converted here, only the columns a User takes.
+    A statement without the password hash and salt gives Users with "" for them."""
     where = {key: i for i, key in enumerate(statement.keys)}
-    names = [*_USER_FIELDS, *(name for name in ("password", "salt") if name in where)]
-    columns = [where[name] for name in names]
+    columns = [where[name] for name in _USER_FIELDS]
     convert = [
         (k, processor)
         for k, i in enumerate(columns)
         if raw and (processor := statement.processors[i]) is not None
     ]
+    secrets = [where.get("password"), where.get("salt")]
     module = where["auth_module"]
     items = []
     for row in rows:
@@ -282,13 +283,11 @@ def _users(statement: fast.Prepared, rows: Sequence[fast.Row], *, raw: bool = Fa
         for k, processor in convert:
             if values[k] is not None:
                 values[k] = processor(values[k])
+        values += ["" if i is None else row[i] for i in secrets]
         label = row[module]
-        items.append(
-            User(
-                **dict(zip(names, values, strict=True)),
-                auth_labels=(auth_label(label),) if label is not None else (),
-            )
-        )
+        values.append((auth_label(label),) if label is not None else ())
+        # By position: _USER_FIELDS, password, salt, auth_labels is User's field order.
+        items.append(User(*values))
     return items
 
 
