@@ -131,17 +131,33 @@ def _prepared(name: str, dialect: Dialect) -> fast.Prepared:
             .select_from(a)
             .where(a.c.username == bindparam("username"), a.c.created > bindparam("since"))
         )
-    else:  # credentials_login / credentials_email: find_user's lookup, plus the org role
+    else:
+        # credentials_(login|email)[_counted]: find_user's lookup, plus the org role (and,
+        # counted, the name's failed logins since `since`: one statement, one round trip)
         m = schema.org_users
         value: BindParameter[str] = bindparam("value", type_=String)
-        first = U.c.email if name == "credentials_email" else U.c.login
+        first = U.c.email if name.startswith("credentials_email") else U.c.login
         role = (
             select(m.c.role)
             .where(m.c.user_id == U.c.id, m.c.org_id == U.c.org_id)
             .scalar_subquery()
         )
+        columns: list[Any] = [
+            U,
+            role.label("org_role"),
+            _latest_auth_module().label("auth_module"),
+        ]
+        if name.endswith("_counted"):
+            a = schema.login_attempts
+            counted = (
+                select(func.count())
+                .select_from(a)
+                .where(a.c.username == value, a.c.created > bindparam("since"))
+                .scalar_subquery()
+            )
+            columns.append(counted.label("failures"))
         statement = (
-            select(U, role.label("org_role"), _latest_auth_module().label("auth_module"))
+            select(*columns)
             .where(or_(U.c.login == value, U.c.email == value), U.c.is_service_account.is_(False))
             .order_by(case((first == value, 0), else_=1))
             .limit(1)
@@ -324,21 +340,26 @@ class UserStore:
     ) -> tuple[User | None, str | None, int]:
         """What basic auth needs, in one read: the user find_user would return (or None),
         their role in their active org (None without a membership), and the failed logins
-        for this name since `failures_since` (not counted when None)."""
+        for this name since `failures_since` (not counted when None). A known name costs one
+        statement; only a name without an account is counted on its own."""
         value = go_lower(login_or_email)
         dialect = self.db.engine.dialect
-        lookup = _prepared("credentials_email" if "@" in value else "credentials_login", dialect)
+        name = "credentials_email" if "@" in value else "credentials_login"
+        counting = failures_since is not None
+        lookup = _prepared(name + "_counted" if counting else name, dialect)
+        since = {"since": failures_since} if counting else {}
         with fast.raw_read(self.db) as cursor:
-            failures = 0
-            if failures_since is not None:
-                counted = _prepared("failures", dialect).first(
-                    cursor, username=value, since=failures_since
-                )
-                failures = int(counted[0]) if counted else 0
-            found = lookup.first(cursor, value=value) if value else None
-        if found is None:
-            return None, None, failures
+            found = lookup.first(cursor, value=value, **since) if value else None
+            if found is None:
+                failures = 0
+                if counting:
+                    counted = _prepared("failures", dialect).first(
+                        cursor, username=value, since=failures_since
+                    )
+                    failures = int(counted[0]) if counted else 0
+                return None, None, failures
         m = lookup.mapping(found)
+        failures = int(m["failures"]) if counting else 0
         return user_from(m, _labels_of(m["auth_module"])), m["org_role"], failures
 
     def search_users(
