@@ -182,9 +182,27 @@ def _nothing() -> None:
     return None
 
 
+class _Borrowed:
+    """A connection of `engine`'s pool, checked out at the first use only."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def give_back(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 # The connection a call running on the event loop reads through (Database.on_loop), with
 # the database it belongs to.
-_HELD: ContextVar[tuple[Database, Connection] | None] = ContextVar(
+_HELD: ContextVar[tuple[Database, _Borrowed] | None] = ContextVar(
     "userapi_loop_connection", default=None
 )
 
@@ -219,26 +237,30 @@ class Database:
         self.before_write: Callable[[], None] = _nothing
 
     async def on_loop(self, call: Callable[[], T]) -> T:
-        """Run `call` (plain store code) on the event loop, its reads through one connection
-        of the loop's pool whose I/O awaits instead of blocking: psycopg's asyncio
-        connection, bridged to blocking-style code by SQLAlchemy's run_sync (greenlets).
-        PostgreSQL only; writes do not belong here (before_write moves them to a thread)."""
+        """Run `call` (plain store code) on the event loop, its reads through a connection of
+        the loop's pool whose I/O awaits instead of blocking: psycopg's asyncio connection,
+        bridged to blocking-style code by SQLAlchemy's greenlet runner (the one its asyncio
+        extension runs on). The connection is taken at the first read only (a handler that
+        answers from what authentication read takes none). PostgreSQL only; writes do not
+        belong here (before_write moves them to a thread)."""
         if self.loop_engine is None:
             raise RuntimeError("reads on the event loop need PostgreSQL's asyncio engine")
-        async with self.loop_engine.connect() as conn:
-            return await conn.run_sync(self._holding, call)
+        from sqlalchemy.util import greenlet_spawn
 
-    def _holding(self, conn: Connection, call: Callable[[], T]) -> T:
-        token = _HELD.set((self, conn))
+        return await greenlet_spawn(self._holding, _Borrowed(self.loop_engine.sync_engine), call)
+
+    def _holding(self, borrowed: _Borrowed, call: Callable[[], T]) -> T:
+        token = _HELD.set((self, borrowed))
         try:
             return call()
         finally:
             _HELD.reset(token)
+            borrowed.give_back()
 
     def held(self) -> Connection | None:
         """The event loop's connection the current call reads through (see on_loop)."""
         held = _HELD.get()
-        return held[1] if held is not None and held[0] is self else None
+        return held[1].connection() if held is not None and held[0] is self else None
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
