@@ -15,6 +15,7 @@ An editable install (`pip install -e .`) keeps the repository on the path and ad
 from __future__ import annotations
 
 import ast
+import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
@@ -59,6 +60,18 @@ def rewrite_imports(source: str) -> str:
     return "".join(lines)
 
 
+def write_parsed(root: Path, spec: Path) -> None:
+    """Beside the wheel's openapi.yaml, the document already parsed (contract/parsed.py:
+    the installed server loads JSON at start instead of parsing YAML)."""
+    location = importlib.util.spec_from_file_location(
+        f"{NAME}_build_parsed", root / "contract" / "parsed.py"
+    )
+    assert location is not None and location.loader is not None
+    parsed = importlib.util.module_from_spec(location)
+    location.loader.exec_module(parsed)
+    parsed.write(spec)
+
+
 def stage(root: Path, target: Path) -> None:
     """Write the `grafana_userapi` package into `target`."""
     package = target / NAME
@@ -74,6 +87,7 @@ def stage(root: Path, target: Path) -> None:
             else:
                 shutil.copyfile(path, destination)
     shutil.copyfile(root / "openapi.yaml", package / "contract" / "openapi.yaml")
+    write_parsed(root, package / "contract" / "openapi.yaml")
     (package / "__init__.py").write_text(
         '"""Grafana\'s User HTTP API, spec first: the contract, a reference server, a'
         ' conformance suite\nand a fake Grafana for tests (grafana_userapi.testing)."""\n'

@@ -8,8 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from contract import parsed
 from contract.model import (
     DENIALS,
     ORG_ROLE,
@@ -46,10 +45,10 @@ def spec_text(path: Path = SPEC_PATH) -> str:
 
 @cache
 def _document(path: Path) -> Json:
-    # libyaml's parser when present: the same document ten times faster (start-up time).
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loaded: Json = yaml.load(spec_text(path), Loader=loader)
-    return loaded
+    # A wheel's openapi.yaml comes parsed already (contract/parsed.py: start-up time).
+    text = spec_text(path)
+    found = parsed.read(path, text)
+    return found if found is not None else parsed.parse_yaml(text)
 
 
 def document(path: Path = SPEC_PATH) -> Json:
