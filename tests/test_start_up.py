@@ -3,11 +3,15 @@
 * The wheel's openapi.yaml comes parsed (contract/parsed.py): the same document, used only
   for the very text it was made from.
 * The first start's admin password hash is computed only when the admin is created.
+* The cyclic collector is off while the server starts and on (with start-up's objects
+  frozen) once it serves, or if the start fails.
 """
 
 from __future__ import annotations
 
+import gc
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ import pytest
 
 import contract
 from contract import parsed
+from handlers import __main__ as server_command
 from handlers import passwords
 from handlers.store import open_store
 
@@ -95,3 +100,23 @@ def test_the_admin_password_is_hashed_only_on_the_start_that_creates_the_admin(
     assert hashed == ["s3cret"]
     open_store(url, admin_password="s3cret").close()
     assert hashed == ["s3cret"]
+
+
+def test_the_collector_is_on_after_a_start_that_fails() -> None:
+    assert gc.isenabled()
+    with pytest.raises(SystemExit):
+        server_command.main(["--grafana-version", "9.9", "--port", "1"])
+    assert gc.isenabled()
+
+
+def test_the_collector_is_on_when_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: seen.append(gc.isenabled()))
+    on_sigterm = signal.getsignal(signal.SIGTERM)  # the command sets its own
+    try:
+        server_command.main(["--database-url", "sqlite://", "--port", "1"])
+    finally:
+        signal.signal(signal.SIGTERM, on_sigterm)
+        gc.unfreeze()
+    assert seen == [True]
+    assert gc.isenabled()
