@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from ua_parser import parse as parse_user_agent
-
 from handlers.store.models import (
     Dashboard,
     DashboardDocument,
@@ -180,6 +178,8 @@ def team(t: Team, *, access: dict[str, bool] | None = None) -> JSON:
 @lru_cache(maxsize=1024)
 def _agent(user_agent: str) -> tuple[str, str, str, str, str]:
     """Browser, browser version, OS, OS version, device; "Other" where unknown (uap rules)."""
+    from ua_parser import parse as parse_user_agent  # on first use: not at start-up
+
     result = parse_user_agent(user_agent)
     ua, os_, device = result.user_agent, result.os, result.device
 
