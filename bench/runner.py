@@ -414,14 +414,14 @@ def workers_scenario(
         )
 
 
-def deploy_venv() -> Path | None:
-    """build/venv-deploy: the server installed the way a deployment installs it (`pip
-    install .`: the wheel and its runtime dependencies, none of the test tools), refreshed
-    every run. None when it cannot be built (no network for a first install)."""
-    venv = ROOT / "build" / "venv-deploy"
+def deploy_venv(venv: Path = ROOT / "build" / "venv-deploy", source: Path = ROOT) -> Path | None:
+    """build/venv-deploy (or `venv`): the server installed the way a deployment installs it
+    (`pip install .` of `source`: the wheel and its runtime dependencies, none of the test
+    tools), refreshed every run. None when it cannot be built (no network for a first
+    install)."""
     python = venv / "bin" / "python"
     steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
-    steps.append([str(python), "-m", "pip", "install", "--quiet", str(ROOT)])
+    steps.append([str(python), "-m", "pip", "install", "--quiet", str(source)])
     log(f"installing the server into {venv.relative_to(ROOT)} (pip install .)")
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, check=False)
