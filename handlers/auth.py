@@ -7,9 +7,12 @@ write or hash a password; then it runs on a worker thread (handlers/inline.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC
 from typing import Any
+
+from starlette.datastructures import QueryParams
 
 from handlers import deps
 from handlers.errors import Unauthorized
@@ -38,11 +41,27 @@ def bad_api_key() -> Unauthorized:
     return Unauthorized("Invalid API key", message_id="api-key.invalid")
 
 
+@functools.cache
+def _header_key(name: str) -> bytes:
+    """A header name as ASGI gives it: lower case, bytes."""
+    return name.lower().encode("latin-1")
+
+
+def _header(scope: Any, name: bytes) -> str:
+    """A request header's first value, as Starlette's Headers reads it (latin-1; '' when
+    absent), from the ASGI scope without building a Headers object. `name`: lower case."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
 def client_ip(request: Any) -> str:
-    forwarded = request.headers.get("x-forwarded-for", "")
+    scope = request.scope
+    forwarded = _header(scope, b"x-forwarded-for")
     if forwarded:
-        return str(forwarded.split(",")[0].strip())
-    client = request.scope.get("client")
+        return forwarded.split(",")[0].strip()
+    client = scope.get("client")
     return str(client[0]) if client else ""
 
 
@@ -52,11 +71,13 @@ def requested_org(ctx: deps.AppContext, request: Any) -> int:
     int64; the first value of each; text that is no integer asks for none)."""
     if request is None:
         return 0
+    scope = request.scope
     selection = ctx.spec.org_selection
-    values = request.query_params.getlist(selection.query)
-    if values and is_int64(values[0]) and int(values[0]) > 0:
-        return int(values[0])
-    header = request.headers.get(selection.header, "")
+    if scope.get("query_string"):
+        values = QueryParams(scope["query_string"]).getlist(selection.query)
+        if values and is_int64(values[0]) and int(values[0]) > 0:
+            return int(values[0])
+    header = _header(scope, _header_key(selection.header))
     return int(header) if is_int64(header) else 0
 
 
@@ -207,7 +228,7 @@ def _utf8(text: str) -> str:
 
 
 async def basic_auth(username: str, password: str, request: Any = None) -> dict[str, Any]:
-    ctx = deps.app_context(request)
+    ctx = deps.app_context()
     user, secret, ip = _utf8(username), _utf8(password), client_ip(request)
     org_id = requested_org(ctx, request)
     # The common case (known credentials, nothing to write) is a SQLite read of a few
@@ -217,12 +238,12 @@ async def basic_auth(username: str, password: str, request: Any = None) -> dict[
 
 
 async def bearer_auth(token: str, request: Any = None) -> dict[str, Any]:
-    ctx = deps.app_context(request)
+    ctx = deps.app_context()
     org_id = requested_org(ctx, request)
     return await ctx.read_first(_token, ctx, token, org_id)
 
 
 async def cookie_auth(api_key: str, request: Any = None) -> dict[str, Any]:
-    ctx = deps.app_context(request)
+    ctx = deps.app_context()
     org_id = requested_org(ctx, request)
     return await ctx.read_first(_session, ctx, api_key, org_id)

@@ -163,6 +163,9 @@ class MetricsMiddleware:
             ["method", "route"],
             registry=self.registry,
         )
+        # Each series' children, looked up once (labels() costs a lock and a tuple check
+        # per call); as bounded as the series themselves (route_labels).
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -192,8 +195,15 @@ class MetricsMiddleware:
             await self.app(scope, receive, recording_send)
         finally:
             method, route = self.labels(scope["method"], scope["path"])
-            self.requests.labels(method, route, str(status)).inc()
-            self.latency.labels(method, route).observe(time.perf_counter() - started)
+            series = self._series.get((method, route, status))
+            if series is None:
+                series = (
+                    self.requests.labels(method, route, str(status)),
+                    self.latency.labels(method, route),
+                )
+                self._series[(method, route, status)] = series
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
 
 
 class SpecMiddleware:

@@ -41,6 +41,8 @@ class Prepared:
         ]
         self.processors = processors
         self.plain = not any(processors)
+        # (position, processor) of the columns whose values need converting.
+        self.converting = [(i, f) for i, f in enumerate(processors) if f is not None]
         # The statement's own literals (e.g. LIMIT's value), bound once; callers' values
         # are laid over them.
         self.defaults: dict[str, Any] = dict(compiled.construct_params(_check=False))
@@ -61,10 +63,12 @@ class Prepared:
     def _convert(self, row: Row) -> Row:
         if self.plain:
             return tuple(row)
-        return tuple(
-            value if processor is None or value is None else processor(value)
-            for processor, value in zip(self.processors, row, strict=True)
-        )
+        values = list(row)
+        for position, processor in self.converting:
+            value = values[position]
+            if value is not None:
+                values[position] = processor(value)
+        return tuple(values)
 
     def all(self, cursor: Any, **values: Any) -> list[Row]:
         cursor.execute(self.sql, self._params(values))
@@ -93,12 +97,14 @@ def _driver_errors(db: Database) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def raw_read(db: Database) -> Iterator[Any]:
+def raw_read(db: Database, *, snapshot: bool = True) -> Iterator[Any]:
     """A driver cursor for a read. On SQLite, one read transaction (one snapshot) around
-    all its statements. On PostgreSQL, autocommit: each statement is its own snapshot,
-    without the BEGIN and ROLLBACK round trips (measured: a fifth of a user search's
-    time) — as Grafana reads too (its search's count and page are separate queries). On
-    the event loop (Database.on_loop), the loop's own connection, already in autocommit."""
+    all its statements (`snapshot=False` for a read whose statements need not see one
+    state, e.g. a single statement, which SQLite always runs on one snapshot). On
+    PostgreSQL, autocommit: each statement is its own snapshot, without the BEGIN and
+    ROLLBACK round trips (measured: a fifth of a user search's time) — as Grafana reads
+    too (its search's count and page are separate queries). On the event loop
+    (Database.on_loop), the loop's own connection, already in autocommit."""
     held = db.held()
     if held is not None:
         cursor = held.connection.cursor()
@@ -113,7 +119,7 @@ def raw_read(db: Database) -> Iterator[Any]:
         driver = conn.driver_connection
         sqlite = db.dialect == "sqlite"
         # SQLite runs in autocommit mode here (db.py issues BEGIN itself).
-        began = sqlite and not getattr(driver, "in_transaction", False)
+        began = sqlite and snapshot and not getattr(driver, "in_transaction", False)
         # (A connection someone left inside a transaction is read as it is.)
         autocommit = not sqlite and _idle(driver) and not getattr(driver, "autocommit", True)
         if autocommit:

@@ -155,7 +155,7 @@ class ServiceAccountStore:
     def identity_for_key(self, key_hash: str, now: int) -> Identity | None:
         """The service account a token authenticates, if the token is live."""
         prepared = _token_read(self.db.engine.dialect)
-        with fast.raw_read(self.db) as cursor:
+        with fast.raw_read(self.db, snapshot=False) as cursor:  # one statement
             found = prepared.first(cursor, key=key_hash)
         if found is None:
             return None

@@ -96,7 +96,7 @@ class SessionStore:
         no membership there), in one read; None when the session is not live or its user
         is gone."""
         prepared = _session_read(self.db.engine.dialect)
-        with fast.raw_read(self.db) as cursor:
+        with fast.raw_read(self.db, snapshot=False) as cursor:  # one statement
             found = prepared.first(
                 cursor, token=token_hash, created_after=created_after, seen_after=seen_after
             )

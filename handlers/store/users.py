@@ -348,7 +348,8 @@ class UserStore:
         counting = failures_since is not None
         lookup = _prepared(name + "_counted" if counting else name, dialect)
         since = {"since": failures_since} if counting else {}
-        with fast.raw_read(self.db) as cursor:
+        # One statement, or two for a name without an account (which need not agree).
+        with fast.raw_read(self.db, snapshot=False) as cursor:
             found = lookup.first(cursor, value=value, **since) if value else None
             if found is None:
                 failures = 0
