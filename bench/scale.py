@@ -53,6 +53,7 @@ class Config:
     name: str = "scale"
     users: int = 10_000_000
     postgres: bool = True
+    sqlite: bool = True
     keep: bool = False
     orgs: int = 10
     teams: int = 100
@@ -307,7 +308,8 @@ def walk(
 @contextlib.contextmanager
 def backends(cfg: Config, work: Path) -> Iterator[Iterator[tuple[str, str]]]:
     def each() -> Iterator[tuple[str, str]]:
-        yield "sqlite", f"sqlite:///{work / 'scale.db'}"
+        if cfg.sqlite:
+            yield "sqlite", f"sqlite:///{work / 'scale.db'}"
         if cfg.postgres and find_bin_dir() is not None:
             with running_postgres() as url:
                 yield "postgresql", url
@@ -406,9 +408,15 @@ def markdown(report: Report) -> str:
         f"# Benchmark `{cfg.name}`",
         "",
         f"Run {report.started} in {report.seconds:,.0f} s: {cfg.users:,} seeded users"
-        f" ({cfg.orgs} extra orgs, {cfg.teams} teams) on each backend; every ratio is from"
-        " this one run. Latencies are wall times of whole answers seen by a Python client on"
-        " one keep-alive connection (127.0.0.1).",
+        f" ({cfg.orgs} extra orgs, {cfg.teams} teams) on each backend; "
+        + (
+            "each backend in its own run (listed below), every figure and ratio of a backend"
+            " from its run."
+            if "runs" in report.machine
+            else "every ratio is from this one run."
+        )
+        + " Latencies are wall times of whole answers seen by a Python client on one"
+        " keep-alive connection (127.0.0.1).",
         "",
         "## Targets",
         "",
@@ -457,7 +465,9 @@ def markdown(report: Report) -> str:
     out += [f"* {k}: {v}" for k, v in report.versions.items()]
     out += ["", "## Commands", "", "```"]
     out.append(
-        f"python -m bench.scale --users {cfg.users}" + ("" if cfg.postgres else " --no-postgres")
+        f"python -m bench.scale --users {cfg.users} --name {cfg.name}"
+        + ("" if cfg.postgres else " --no-postgres")
+        + ("" if cfg.sqlite else " --no-sqlite")
     )
     for b in report.backends:
         out.append(f"# {b.backend}")
@@ -478,14 +488,57 @@ def write(report: Report) -> tuple[Path, Path]:
     return md, js
 
 
+def load(path: Path) -> Report:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop("targets", None)
+    backends = [Backend(**b) for b in data.pop("backends")]
+    return Report(config=Config(**data.pop("config")), backends=backends, **data)
+
+
+def combine(names: Sequence[str], name: str) -> Report:
+    """One report from the results of several runs (say one per backend): each backend's
+    figures and ratios stay those of its own run; the runs are listed."""
+    reports = [load(RESULTS / f"{n}.json") for n in names]
+    first = reports[0]
+    config = Config(**{**asdict(first.config), "name": name})
+    config.sqlite = any(r.config.sqlite for r in reports)
+    config.postgres = any(r.config.postgres for r in reports)
+    merged = Report(
+        config,
+        started=", ".join(r.started for r in reports),
+        machine={**first.machine, "runs": [f"{r.config.name}: {r.started}" for r in reports]},
+        versions={k: v for r in reports for k, v in r.versions.items()},
+        backends=[b for r in reports for b in r.backends],
+        seconds=sum(r.seconds for r in reports),
+    )
+    return merged
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     parser.add_argument("--users", type=int, default=10_000_000, help="users per backend")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--name", default="scale", help="results file name (scale)")
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="RESULTS",
+        help="write --name from these results' .json instead of running (one run per backend)",
+    )
     args = parser.parse_args(argv)
-    cfg = Config(name=args.name, users=args.users, postgres=not args.no_postgres, keep=args.keep)
+    if args.combine:
+        md, _ = write(combine(args.combine, args.name))
+        log(f"wrote {md}")
+        return
+    cfg = Config(
+        name=args.name,
+        users=args.users,
+        postgres=not args.no_postgres,
+        sqlite=not args.no_sqlite,
+        keep=args.keep,
+    )
     report = run(cfg)
     md, _ = write(report)
     log(f"wrote {md}")
