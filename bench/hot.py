@@ -74,6 +74,7 @@ class HotConfig:
     connections: int = 16
     postgres: bool = True
     name: str = "hot"
+    reads: tuple[str, ...] = tuple(READS)
 
 
 @dataclass
@@ -219,6 +220,7 @@ def backend_plans(
     return [
         Plan(f"{read} / {backend}", server, credential, creds[credential], paths[read], db_pids)
         for read, allowed in READS.items()
+        if read in report.config.reads
         for credential in allowed
     ]
 
@@ -412,11 +414,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--name", default="hot", help="results file name (hot)")
+    parser.add_argument(
+        "--reads",
+        default=",".join(READS),
+        help=f"comma-separated hot reads to load (default all: {', '.join(READS)})",
+    )
     args = parser.parse_args(argv)
+    reads = tuple(r.strip() for r in args.reads.split(",") if r.strip())
+    if not reads or not set(reads) <= set(READS):
+        parser.error(f"--reads takes some of: {', '.join(READS)}")
     if args.users < 100 or args.duration <= 0 or args.rounds < 1 or args.connections < 1:
         parser.error("--users >= 100, --duration > 0, --rounds >= 1 and --connections >= 1")
     cfg = HotConfig(
-        args.users, args.duration, args.rounds, args.connections, not args.no_postgres, args.name
+        args.users,
+        args.duration,
+        args.rounds,
+        args.connections,
+        not args.no_postgres,
+        args.name,
+        reads,
     )
     report = run(cfg)
     md, js = write(report)

@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import time
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 import contract
 from handlers import app as app_module
 from handlers.inline import NeedsThread, ensure_thread, loop_first, on_loop, only_reads
 from handlers.passwords import encode_password
-from handlers.store import Store
+from handlers.store import Store, fast
 from handlers.store.schema import users
 from tests.support.api import PASSWORD, create_user
 
@@ -227,3 +228,45 @@ def test_a_postgresql_read_waiting_on_the_server_leaves_the_loop_free(
     loop_thread, ran_on, ticks = asyncio.run(main())
     assert ran_on == loop_thread
     assert ticks >= 10  # ~20 expected in 0.4 s; a blocked loop would tick at most once
+
+
+def test_a_loop_connection_left_inside_a_transaction_goes_back_closed(
+    pg_scheduled: Store,
+) -> None:
+    """The loop's pool does not reset returned connections (reads in autocommit leave
+    nothing to reset); one a read left busy or inside a transaction is closed, never
+    handed to the next request."""
+    store = pg_scheduled
+
+    def dirty() -> int:
+        with fast.raw_read(store.db) as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_backend_pid()")
+            return int(cursor.fetchone()[0])
+
+    def clean() -> int:
+        with fast.raw_read(store.db) as cursor:
+            held = store.db.held()
+            assert held is not None
+            driver = held.connection.driver_connection
+            assert driver is not None and int(driver.info.transaction_status) == 0
+            cursor.execute("SELECT 1")
+            return int(cursor.fetchone()[0])
+
+    async def main() -> int:
+        pid = await store.db.on_loop(dirty)
+        for _ in range(5):  # every pooled connection comes out clean
+            assert await store.db.on_loop(clean) == 1
+        return pid
+
+    pid = asyncio.run(main())
+    deadline = time.monotonic() + 5
+    while True:  # the dirty connection's server process ends once it is closed
+        with store.db.read() as conn:
+            state = conn.execute(
+                text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar_one_or_none()
+        if state is None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert state is None
