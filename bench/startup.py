@@ -223,8 +223,12 @@ def install(
 def uses_parsed_spec(python: Path) -> bool:
     """Whether the installed contract reads its openapi.yaml parsed at build (JSON)."""
     code = (
-        "from grafana_userapi.contract import parsed, reader\n"
-        "print(parsed.read(reader.SPEC_PATH, reader.spec_text()) is not None)\n"
+        "try:\n"
+        "    from grafana_userapi.contract import parsed, reader\n"
+        "except ImportError:  # a version from before the parsed form\n"
+        "    print(False)\n"
+        "else:\n"
+        "    print(parsed.read(reader.SPEC_PATH, reader.spec_text()) is not None)\n"
     )
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
     return done.stdout.strip() == "True"
