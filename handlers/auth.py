@@ -73,8 +73,10 @@ def requested_org(ctx: deps.AppContext, request: Any) -> int:
         return 0
     scope = request.scope
     selection = ctx.spec.org_selection
-    if scope.get("query_string"):
-        values = QueryParams(scope["query_string"]).getlist(selection.query)
+    query: bytes = scope.get("query_string", b"")
+    # Parsed only when the name may be there (as written, or %-escaped).
+    if query and (_header_key(selection.query) in query.lower() or b"%" in query):
+        values = QueryParams(query).getlist(selection.query)
         if values and is_int64(values[0]) and int(values[0]) > 0:
             return int(values[0])
     header = _header(scope, _header_key(selection.header))
