@@ -7,6 +7,10 @@ CLIENTS := .venv/clients/bin
 CLIENTS_PYTEST := $(CLIENTS)/python -m pytest -o addopts="-ra --strict-markers" \
   -W ignore::pytest.PytestConfigWarning tests/clients
 PYTEST_ARGS ?=
+# pytest's processes (pytest-xdist); 0 runs in one process. --dist loadgroup keeps the tests
+# that share state on one worker (tests/conftest.py says which). Not in pyproject's addopts:
+# the conformance runner's in-process pytest runs read those too.
+PYTEST_WORKERS ?= 2
 BASE_URL ?= http://127.0.0.1:3000
 ADMIN_AUTH ?=
 
@@ -51,7 +55,7 @@ lint: install  ## apply ruff's formatting and fixes
 	$(BIN)/ruff check --fix .
 
 test: check  ## run every test (PostgreSQL and browser tests where installed)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 	$(CLIENTS_PYTEST)
 
 test-clients: install  ## run only the Grafana client libraries' tests (in .venv/clients)

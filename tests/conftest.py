@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+import contract
+import library_patches
 from handlers.app import create_app
 from handlers.passwords import encode_password, random_string
 from handlers.settings import Settings
@@ -21,6 +24,64 @@ from tests.support.servers import serve_in_thread
 
 ADMIN = ("admin", "admin")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+SUITE_DIR = Path(__file__).resolve().parent.parent / "conformance"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    """Unique node ids; and under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`),
+    what shares state kept on one worker and the slow tests started first.
+
+    Runs after every other plugin's hook, so that the ids it reads are final."""
+    yield
+    # schemathesis's per-operation items (test_fuzz.py's) share their function's node id,
+    # like the suite's, which conformance.plugin renames: xdist, which finds an item by its
+    # id, would run the first operation's item again and again in place of the others.
+    ids = {operation.label: operation.operation_id for operation in contract.load().operations}
+    generated = [item for item in items if SUITE_DIR not in item.path.parents]
+    library_patches.give_items_operation_ids(generated, ids)
+    if hasattr(config, "workerinput"):
+        _group_and_order_for_xdist(items)
+
+
+def _group_and_order_for_xdist(items: list[pytest.Item]) -> None:
+    """The conformance suite's tests share the run's session fixtures (its world, its
+    failed-login budget), so they form one group; a module that holds a module-scoped
+    fixture (a server, test_fuzz.py's run counted by its last test) is one group too, else
+    each worker would start its own and test_fuzz.py's count would see only some cases.
+    Every other test goes to whichever worker is free. `--dist loadgroup` hands out the
+    largest groups first, then the single tests in this order: the slow ones first, so
+    that no worker is left with a long test at the end while the other waits.
+
+    The group goes into the node id as `id@group`, which is what `--dist loadgroup` reads
+    (xdist's own xdist_group marker writes it where pytest 9.2 no longer looks)."""
+    node_id = library_patches.internal("_pytest.nodeid", "NodeId.parse")
+    shared_modules = {
+        item.path
+        for item in items
+        if isinstance(item, pytest.Function)
+        and any(
+            defs[-1].scope == "module"
+            for defs in item._fixtureinfo.name2fixturedefs.values()
+            if defs
+        )
+    }
+    first: list[pytest.Item] = []
+    for item in items:
+        if SUITE_DIR in item.path.parents:
+            group = "conformance"
+        elif item.path in shared_modules:
+            group = item.path.name
+        else:
+            if item.get_closest_marker("slow") is not None:
+                first.append(item)
+            continue
+        item._id = node_id(f"{item.nodeid}@{group}")
+    # A group keeps its tests' order (test_fuzz.py's last test counts what the others sent).
+    chosen = set(first)
+    items[:] = first + [item for item in items if item not in chosen]
 
 
 @pytest.fixture(scope="session")
