@@ -204,3 +204,21 @@ def test_a_listed_user_is_the_stored_user_without_the_password(store: Store) -> 
     stored = store.get_user(made.id)
     assert listed == [dataclasses.replace(stored, password="", salt="")]
     assert stored.password == "h" and listed[0].auth_labels == ("GitHub",)
+
+
+def test_a_recount_gives_exact_ranges_of_the_set_size(store: Store) -> None:
+    for k in range(14):
+        store.create_user(
+            login=f"r{k:02d}",
+            email=f"r{k}@example.com",
+            name="",
+            password_hash="h",
+            salt="s",
+            service_account=k % 5 == 0,
+        )
+    with store.db.write() as conn:
+        paging.rebuild(conn)
+        ranges = paging.counts(conn)
+    assert [count for _, count in ranges] == [3, 3, 3, 3]  # the admin and 11 users
+    assert_counts_exact(store)
+    assert_every_page_agrees(store)
