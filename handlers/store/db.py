@@ -134,6 +134,11 @@ def _server_engines(url: str, max_open: int, max_idle: int) -> tuple[Engine, Asy
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 
 
+def _check_synchronous(mode: str) -> None:
+    if mode not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"SQLite synchronous mode must be one of {SQLITE_SYNCHRONOUS}")
+
+
 def server_url(url: str) -> str:
     """A PostgreSQL URL with psycopg (3) as its driver."""
     if url.startswith("postgresql://"):
@@ -142,12 +147,9 @@ def server_url(url: str) -> str:
 
 
 def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
-    """An engine tuned per backend: SQLite in WAL mode with immediate write transactions."""
-    if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
-        raise ValueError(f"SQLite synchronous mode must be one of {SQLITE_SYNCHRONOUS}")
-    url = server_url(url)
-    if not url.startswith("sqlite"):
-        return _server_engines(url, MAX_OPEN_CONNECTIONS, MAX_IDLE_CONNECTIONS)[0]
+    """A SQLite engine in WAL mode with immediate write transactions (a server database's
+    engines: _server_engines)."""
+    _check_synchronous(sqlite_synchronous)
     memory = url in {"sqlite://", "sqlite:///:memory:"}
     # A file database keeps enough pooled connections for the request threads: with the
     # default 5 (+10 overflow) every busy moment opened and closed connections, each paying
@@ -235,6 +237,7 @@ class Database:
         self.clock = clock
         # On PostgreSQL a second engine serves reads on the event loop (on_loop).
         self.loop_engine: AsyncEngine | None = None
+        _check_synchronous(sqlite_synchronous)  # whatever the backend: a typo is an error
         if server_url(url).startswith("sqlite"):
             self.engine = make_engine(url, sqlite_synchronous)
         else:
