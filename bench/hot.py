@@ -38,7 +38,7 @@ from typing import Any
 
 from bench.load import LoadResult, run_wrk
 from bench.procs import Server, http_get, running
-from bench.report import RESULTS, _fmt, _ratio
+from bench.report import RESULTS, _fmt, _ratio, target_row, targets_table
 from bench.runner import (
     AUTH_HEADERS,
     Config,
@@ -304,14 +304,7 @@ def targets(report: HotReport) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(name: str, value: float | None, goal: float) -> None:
-        rows.append(
-            {
-                "target": name,
-                "measured": value,
-                "goal": goal,
-                "met": None if value is None else value >= goal,
-            }
-        )
+        rows.append(target_row(name, value, goal, True, "x"))
 
     sqlite = _credential_rps(report, "GET /api/user / sqlite", "basic")
     add(
@@ -354,14 +347,8 @@ def markdown(report: HotReport) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | goal | met |",
-        "|---|---:|---:|:---:|",
+        *targets_table(targets(report)),
     ]
-    for row in targets(report):
-        met = "n/a" if row["met"] is None else ("yes" if row["met"] else "**no**")
-        lines.append(
-            f"| {row['target']} | {_fmt(row['measured'], 'x')} | >= {row['goal']}x | {met} |"
-        )
     lines += [
         "",
         "## Loads",

@@ -25,6 +25,35 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
 
+def target_row(
+    name: str, value: float | None, goal: float, higher_is_better: bool, unit: str
+) -> dict[str, Any]:
+    """One target: what was measured (None: not measured), the goal, whether it was met."""
+    met = None if value is None else (value >= goal if higher_is_better else value <= goal)
+    return {
+        "target": name,
+        "measured": value,
+        "goal": goal,
+        "unit": unit,
+        "higher_is_better": higher_is_better,
+        "met": met,
+    }
+
+
+def targets_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines of a targets table: each target's measure, its goal (with the side it
+    must stay on) and whether it was met."""
+    out = ["| target | measured | goal | met |", "|---|---:|---:|:---:|"]
+    for row in rows:
+        sign = ">=" if row["higher_is_better"] else "<="
+        met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
+        out.append(
+            f"| {row['target']} | {_fmt(row['measured'], row['unit'])} |"
+            f" {sign} {row['goal']:g}{row['unit']} | {met} |"
+        )
+    return out
+
+
 def _fmt(value: float | None, unit: str = "", digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
 
@@ -39,17 +68,7 @@ def targets(report: Report) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(name: str, value: float | None, goal: float, higher_is_better: bool, unit: str) -> None:
-        met = None if value is None else (value >= goal if higher_is_better else value <= goal)
-        rows.append(
-            {
-                "target": name,
-                "measured": value,
-                "goal": goal,
-                "unit": unit,
-                "higher_is_better": higher_is_better,
-                "met": met,
-            }
-        )
+        rows.append(target_row(name, value, goal, higher_is_better, unit))
 
     ours = _rps(report, "auth", OURS)
     add(
@@ -175,16 +194,8 @@ def markdown(report: Report) -> str:
             if cfg.users < 1_000_000 or cfg.quick
             else []
         ),
-        "| target | measured | goal | met |",
-        "|---|---:|---:|:---:|",
+        *targets_table(targets(report)),
     ]
-    for row in targets(report):
-        sign = ">=" if row["higher_is_better"] else "<="
-        met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
-        out.append(
-            f"| {row['target']} | {_fmt(row['measured'], row['unit'])} |"
-            f" {sign} {row['goal']:g}{row['unit']} | {met} |"
-        )
     out += [
         "",
         f"## GET /api/user, basic auth, SQLite, 1 worker, {cfg.connections} connections",

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import Server, rss_bytes, running
+from bench.report import target_row, targets_table
 from bench.runner import AUTH_HEADERS, log, machine, ours, search_queries, versions
 from tests.support.postgres import find_bin_dir, running_postgres
 
@@ -375,9 +376,7 @@ def targets(report: Report) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(name: str, value: Any, goal: float, higher: bool, unit: str) -> None:
-        met = None if value is None else (value >= goal if higher else value <= goal)
-        rows.append({"target": name, "measured": value, "goal": goal, "unit": unit,
-                     "higher_is_better": higher, "met": met})  # fmt: skip
+        rows.append(target_row(name, value, goal, higher, unit))
 
     for b in report.backends:
         add(f"search p50, {b.backend}", b.search.get("ours_p50_ms"), 10, False, " ms")
@@ -420,16 +419,8 @@ def markdown(report: Report) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | goal | met |",
-        "|---|---:|---:|:---:|",
+        *targets_table(targets(report)),
     ]
-    for row in targets(report):
-        sign = ">=" if row["higher_is_better"] else "<="
-        met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
-        out.append(
-            f"| {row['target']} | {_fmt(row['measured'], row['unit'])} |"
-            f" {sign} {row['goal']:g}{row['unit']} | {met} |"
-        )
     for b in report.backends:
         s, w = b.search, b.walk
         compared = "; ".join(f"`{c['query']}` {c['totalCount']}" for c in s.get("compared", []))
