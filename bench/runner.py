@@ -159,22 +159,16 @@ def postgres_pids(url: str) -> list[int]:
 # -- seeding ---------------------------------------------------------------------------------
 
 
+def seed_command(users: int, orgs: int, teams: int, url: str, progress: bool) -> list[str]:
+    """`python -m handlers.seed` with these counts, on the database at `url`."""
+    argv = [sys.executable, "-m", "handlers.seed", "--users", str(users), "--orgs", str(orgs)]
+    argv += ["--teams", str(teams), "--database-url", url]
+    return argv if progress else [*argv, "--no-progress"]
+
+
 def seed(report: Report, backend: str, url: str, db_pids: Callable[[], list[int]]) -> None:
     cfg = report.config
-    argv = [
-        sys.executable,
-        "-m",
-        "handlers.seed",
-        "--users",
-        str(cfg.users),
-        "--orgs",
-        str(cfg.orgs),
-        "--teams",
-        str(cfg.teams),
-        "--database-url",
-        url,
-        "--no-progress",
-    ]
+    argv = seed_command(cfg.users, cfg.orgs, cfg.teams, url, progress=False)
     log(f"seeding {cfg.users:,} users on {backend}")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     db_before = cpu_seconds(db_pids())

@@ -42,7 +42,15 @@ from typing import Any
 
 from bench.procs import Server, rss_bytes, running
 from bench.report import target_row, targets_table
-from bench.runner import AUTH_HEADERS, log, machine, ours, search_queries, versions
+from bench.runner import (
+    AUTH_HEADERS,
+    log,
+    machine,
+    ours,
+    search_queries,
+    seed_command,
+    versions,
+)
 from tests.support.postgres import find_bin_dir, running_postgres
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -144,19 +152,7 @@ def _search_path(query: str | None, page: int = 1, per_page: int | None = None) 
 
 def seed(cfg: Config, backend: str, url: str) -> dict[str, Any]:
     """The seeding command, timed; its progress lines pass through to our stderr."""
-    argv = [
-        sys.executable,
-        "-m",
-        "handlers.seed",
-        "--users",
-        str(cfg.users),
-        "--orgs",
-        str(cfg.orgs),
-        "--teams",
-        str(cfg.teams),
-        "--database-url",
-        url,
-    ]
+    argv = seed_command(cfg.users, cfg.orgs, cfg.teams, url, progress=True)
     log(f"seeding {cfg.users:,} users on {backend}")
     started = time.perf_counter()
     process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
