@@ -12,7 +12,7 @@ from handlers.store import fast, schema
 from handlers.store.db import Database, in_int64, new_id
 from handlers.store.errors import TokenNotFound
 from handlers.store.models import SessionToken, User
-from handlers.store.users import _labels_of, _latest_auth_module, user_from
+from handlers.store.users import auth_labels, latest_auth_module, user_from
 
 A = schema.user_auth_tokens
 U = schema.users
@@ -39,7 +39,7 @@ def _session_read(dialect: Dialect) -> fast.Prepared:
             A.c.rotated_at,
             U,
             role,
-            _latest_auth_module().label("auth_module"),
+            latest_auth_module().label("auth_module"),
         )
         .join(U, U.c.id == A.c.user_id)
         .where(
@@ -112,7 +112,7 @@ class SessionStore:
             seen_at=m["seen_at"],
             rotated_at=m["rotated_at"],
         )
-        return token, user_from(m, _labels_of(m["auth_module"])), m["org_role"]
+        return token, user_from(m, auth_labels(m["auth_module"])), m["org_role"]
 
     def mark_seen(self, token_id: int, now: int) -> None:
         with self.db.write() as conn:

@@ -97,12 +97,12 @@ def labels_of(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]
     return {user_id: (auth_label(module),) for user_id, module in rows}
 
 
-def _labels_of(module: str | None) -> tuple[str, ...]:
+def auth_labels(module: str | None) -> tuple[str, ...]:
     """The authLabels of a user whose latest external login used `module` (None: none)."""
     return (auth_label(module),) if module is not None else ()
 
 
-def _latest_auth_module(user_id: ColumnElement[int] = U.c.id) -> ScalarSelect[Any]:
+def latest_auth_module(user_id: ColumnElement[int] = U.c.id) -> ScalarSelect[Any]:
     """The module of the user's most recent external login (what `_labels` picks)."""
     a = schema.user_auth
     return (
@@ -119,7 +119,7 @@ def _prepared(name: str, dialect: Dialect) -> fast.Prepared:
     """The per-request reads, compiled once per dialect (see store/fast.py)."""
     statement: Select[Any]
     if name in ("user_by_id", "account_by_id"):  # users only, or service accounts too
-        statement = select(U, _latest_auth_module().label("auth_module")).where(
+        statement = select(U, latest_auth_module().label("auth_module")).where(
             U.c.id == bindparam("id")
         )
         if name == "user_by_id":
@@ -145,7 +145,7 @@ def _prepared(name: str, dialect: Dialect) -> fast.Prepared:
         columns: list[Any] = [
             U,
             role.label("org_role"),
-            _latest_auth_module().label("auth_module"),
+            latest_auth_module().label("auth_module"),
         ]
         if name.endswith("_counted"):
             a = schema.login_attempts
@@ -204,7 +204,7 @@ def _search_statements(
         U.c.email.asc(),
     ]
     counting = select(func.count()).select_from(U).where(cond)
-    columns: list[Any] = [U, _latest_auth_module().label("auth_module")]
+    columns: list[Any] = [U, latest_auth_module().label("auth_module")]
     if fts or trigram:
         columns.append(func.count().over().label("total_count"))
     page_query = (
@@ -245,7 +245,7 @@ def _listing_statement(dialect: Dialect) -> fast.Prepared:
         )
         .subquery("page")
     )
-    statement = select(page, _latest_auth_module(page.c.id).label("auth_module")).order_by(
+    statement = select(page, latest_auth_module(page.c.id).label("auth_module")).order_by(
         page.c.login.asc(), page.c.email.asc()
     )
     return fast.Prepared(dialect, statement)
@@ -326,7 +326,7 @@ class UserStore:
         if found is None:
             raise UserNotFound(user_id)
         m = prepared.mapping(found)
-        return user_from(m, _labels_of(m["auth_module"]))
+        return user_from(m, auth_labels(m["auth_module"]))
 
     def find_user(self, login_or_email: str) -> User:
         """Exact, case-insensitive; e-mail first when the value contains '@'."""
@@ -361,7 +361,7 @@ class UserStore:
                 return None, None, failures
         m = lookup.mapping(found)
         failures = int(m["failures"]) if counting else 0
-        return user_from(m, _labels_of(m["auth_module"])), m["org_role"], failures
+        return user_from(m, auth_labels(m["auth_module"])), m["org_role"], failures
 
     def search_users(
         self,
