@@ -82,3 +82,29 @@ def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(
         user, _, _ = pg.credentials("admin", failures_since=None)
         assert user is not None and user.login == "admin"
         assert pg.find_user("admin").login == "admin"
+
+
+@pytest.mark.parametrize(
+    ("max_open", "max_idle"), [(40, 30), (6, 2), (2, 2), (3, 3), (10, 10), (100, 5), (41, 41)]
+)
+def test_the_connection_budget_is_split_between_the_pools_reads_first(
+    max_open: int, max_idle: int
+) -> None:
+    """Every connection of GF_DATABASE_MAX_OPEN_CONN / MAX_IDLE_CONN is given to exactly
+    one pool, each pool keeps at least one idle (a QueuePool of size 0 has no limit), and
+    the loop's pool (every request reads there) keeps as many idle as it may open before
+    the threads' pool keeps any beyond a third of the idle budget."""
+    loop, threads = db_module._pool_split(max_open, max_idle)
+    opened = [pool["pool_size"] + pool["max_overflow"] for pool in (loop, threads)]
+    assert sum(opened) == max_open
+    assert loop["pool_size"] + threads["pool_size"] == max_idle
+    assert all(pool["pool_size"] >= 1 and pool["max_overflow"] >= 0 for pool in (loop, threads))
+    assert loop["pool_size"] == min(opened[0], max_idle - max(1, max_idle // 3))
+
+
+@pytest.mark.parametrize(
+    ("max_open", "max_idle"), [(1, 1), (0, 0), (2, 0), (10, 1), (10, 11), (10, -1)]
+)
+def test_a_budget_without_room_for_both_pools_is_refused(max_open: int, max_idle: int) -> None:
+    with pytest.raises(ValueError, match="max_idle_conn"):
+        db_module._pool_split(max_open, max_idle)
