@@ -233,9 +233,9 @@ async def basic_auth(username: str, password: str, request: Any = None) -> dict[
     ctx = deps.app_context()
     user, secret, ip = _utf8(username), _utf8(password), client_ip(request)
     org_id = requested_org(ctx, request)
-    # The common case (known credentials, nothing to write) is a SQLite read of a few
-    # microseconds: answered on the event loop; a write or a password hash moves the
-    # check to a worker thread (handlers/inline.py).
+    # The common case (known credentials, nothing to write) is one read: answered on the
+    # event loop (PostgreSQL's awaited there); a write or a password hash moves the check
+    # to a worker thread (handlers/inline.py).
     return await ctx.read_first(_basic, ctx, user, secret, ip, org_id)
 
 
