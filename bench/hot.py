@@ -21,7 +21,6 @@ tree's CPU time over the requests served (DB CPU: the PostgreSQL cluster's).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
@@ -30,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +45,7 @@ from bench.runner import (
     connexion_floor,
     log,
     machine,
+    maybe_postgres,
     ours,
     postgres_pids,
     search_queries,
@@ -53,7 +53,7 @@ from bench.runner import (
     versions,
 )
 from handlers.seed import identity
-from tests.support.postgres import find_bin_dir, running_postgres
+from tests.support.postgres import find_bin_dir
 
 CREDENTIALS = ("basic", "cookie", "token")
 # What each credential may read here: a service account is no Grafana Admin (users:read is
@@ -225,15 +225,6 @@ def backend_plans(
     ]
 
 
-@contextlib.contextmanager
-def _postgres(enabled: bool) -> Iterator[str | None]:
-    if not enabled or find_bin_dir() is None:
-        yield None
-        return
-    with running_postgres() as url:
-        yield url
-
-
 def run(cfg: HotConfig) -> HotReport:
     started = time.perf_counter()
     pg_bin = find_bin_dir() if cfg.postgres else None
@@ -247,7 +238,7 @@ def run(cfg: HotConfig) -> HotReport:
     try:
         _seed(sqlite_url, "sqlite", cfg.users, list)
         main = ours("ours [sqlite]", sqlite_url, logs)
-        with _postgres(pg_bin is not None) as pg_url, running([main]):
+        with maybe_postgres(pg_bin is not None) as pg_url, running([main]):
             body = http_get(main.port, "/api/user", AUTH_HEADERS)
             floor = connexion_floor(body, logs)
             servers = [floor, main]
