@@ -408,15 +408,21 @@ def workers_scenario(
         )
 
 
-def deploy_venv(venv: Path = ROOT / "build" / "venv-deploy", source: Path = ROOT) -> Path | None:
-    """build/venv-deploy (or `venv`): the server installed the way a deployment installs it
+# Virtualenvs the benchmarks install the server into, kept between runs in the system's
+# temporary directory: outside the checkout, whose tools (linters, scanners) would read
+# their site-packages as the project's.
+VENVS = Path(tempfile.gettempdir()) / "grafana-userapi-bench-venvs"
+
+
+def deploy_venv(venv: Path = VENVS / "deploy", source: Path = ROOT) -> Path | None:
+    """VENVS/deploy (or `venv`): the server installed the way a deployment installs it
     (`pip install .` of `source`: the wheel and its runtime dependencies, none of the test
     tools), refreshed every run. None when it cannot be built (no network for a first
     install)."""
     python = venv / "bin" / "python"
     steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
     steps.append([str(python), "-m", "pip", "install", "--quiet", str(source)])
-    log(f"installing the server into {venv.relative_to(ROOT)} (pip install .)")
+    log(f"installing the server into {venv} (pip install .)")
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, check=False)
         if done.returncode != 0:

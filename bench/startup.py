@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import cpu_seconds, http_status, process_tree
-from bench.runner import deploy_venv, log, machine
+from bench.runner import VENVS, deploy_venv, log, machine
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-VENV = ROOT / "build" / "venv-startup"
+VENV = VENVS / "startup"
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
 GOAL_SECONDS = 1.0
@@ -403,13 +403,13 @@ def run(args: argparse.Namespace) -> Result:
     work = Path(tempfile.mkdtemp(prefix="userapi-startup-"))
     try:
         python, result.source = install(args.fresh, args.commit, work, args.source)
-        result.venv = str(VENV.relative_to(ROOT))
+        result.venv = "${TMPDIR:-/tmp}/" + str(VENV.relative_to(VENVS.parent))
         result.install_command = f"python -m venv {result.venv}; {result.venv}/bin/pip install ."
         result.versions = installed_versions(python)
         result.parsed_spec = uses_parsed_spec(python)
         url = f"sqlite:///{work / 'startup.db'}"
         argv = seed(python, url, args.users)
-        result.seed_command = " ".join(argv).replace(str(ROOT) + "/", "")
+        result.seed_command = _shown(" ".join(argv), result.venv)
         result.seed_command = result.seed_command.replace(url, "<sqlite url>")
         dropping = can_drop_caches() and not args.no_drop_caches
         result.drop_caches = (
@@ -427,7 +427,7 @@ def run(args: argparse.Namespace) -> Result:
                 wall, cpu, _ = first_200(command, port, work)
                 result.starts.append(Start(cache, round(wall, 3), round(cpu, 3)))
                 log(f"round {round_ + 1}, page cache {cache}: {wall:.3f} s (CPU {cpu:.3f} s)")
-            result.command = " ".join(command).replace(str(ROOT) + "/", "")
+            result.command = _shown(" ".join(command), result.venv)
             result.command = re.sub(r"--port \d+", "--port <free port>", result.command)
             result.command = result.command.replace(url, "<sqlite url>")
         log("breakdown: phases of a new process")
@@ -555,6 +555,12 @@ def write(result: Result) -> tuple[Path, Path]:
     data["goal_seconds"] = GOAL_SECONDS
     js.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return md, js
+
+
+def _shown(command: str, venv: str) -> str:
+    """A command as the results show it: no path of this machine (the checkout's paths
+    relative to it, the virtualenv's as `venv` names it)."""
+    return command.replace(str(VENV), venv).replace(str(ROOT) + "/", "")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
