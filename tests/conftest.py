@@ -196,3 +196,21 @@ def live_server(app: Any) -> Iterator[str]:
     """The same app on a real loopback port, for clients that need a socket."""
     with serve_in_thread(app) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def hostile_servers() -> Iterator[dict[str, Any]]:
+    """A hostile-input module's servers by backend (tests/support/hostile.py): one set per
+    module, each started on first use, stopped and its log checked at the module's end."""
+    from tests.support.hostile import running_servers  # it imports this module
+
+    with running_servers() as servers:
+        yield servers
+
+
+@pytest.fixture
+def sqlite_server(request: pytest.FixtureRequest, hostile_servers: dict[str, Any]) -> Any:
+    """The module's server on SQLite (see hostile_servers)."""
+    from tests.support.hostile import started
+
+    return started(request, hostile_servers, "sqlite")

@@ -6,7 +6,6 @@ import base64
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,8 +17,6 @@ from tests.support.hostile import (
     admin,
     check,
     kind,
-    running_servers,
-    started,
     still_healthy,
 )
 from tests.support.live import ServerProcess
@@ -213,20 +210,6 @@ def slow_clients_do_not_hold_up_others(server: ServerProcess) -> list[Answer]:
 
 
 # -- the tests -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, ServerProcess]]:
-    """The module's servers by backend, started on first use, checked at the end."""
-    with running_servers() as servers:
-        yield servers
-
-
-@pytest.fixture
-def sqlite_server(
-    request: pytest.FixtureRequest, running: dict[str, ServerProcess]
-) -> ServerProcess:
-    return started(request, running, "sqlite")
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,8 +19,6 @@ from tests.support.hostile import (
     admin,
     check,
     kind,
-    running_servers,
-    started,
     still_healthy,
 )
 from tests.support.live import ServerProcess
@@ -339,20 +336,6 @@ def org_header_values_that_are_no_org(server: ServerProcess) -> list[Answer]:
 
 
 # -- the tests -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, ServerProcess]]:
-    """The module's servers by backend, started on first use, checked at the end."""
-    with running_servers() as servers:
-        yield servers
-
-
-@pytest.fixture
-def sqlite_server(
-    request: pytest.FixtureRequest, running: dict[str, ServerProcess]
-) -> ServerProcess:
-    return started(request, running, "sqlite")
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -19,7 +18,6 @@ from tests.support.hostile import (
     admin,
     check,
     kind,
-    running_servers,
     started,
     still_healthy,
 )
@@ -434,16 +432,11 @@ def hostile_session_cookies(server: ServerProcess) -> list[Answer]:
 # -- the tests -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, ServerProcess]]:
-    """The module's servers by backend, started on first use, checked at the end."""
-    with running_servers() as servers:
-        yield servers
-
-
 @pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest, running: dict[str, ServerProcess]) -> ServerProcess:
-    return started(request, running, request.param)
+def server(
+    request: pytest.FixtureRequest, hostile_servers: dict[str, ServerProcess]
+) -> ServerProcess:
+    return started(request, hostile_servers, request.param)
 
 
 @pytest.mark.parametrize("name", sorted(DATA))
