@@ -53,17 +53,13 @@ class AppContext:
     spec: Contract
     credentials: CredentialCache = field(default_factory=CredentialCache)
 
-    @property
-    def reads_on_loop(self) -> bool:
-        """Reads are answered on the event loop (see handlers/inline.py): SQLite's directly,
-        PostgreSQL's through its asyncio connections."""
-        return self.store.db.dialect == "sqlite" or self.store.db.loop_engine is not None
-
     async def read_first(self, function: Callable[..., T], *args: Any) -> T:
-        """`function(*args)` on the event loop while it only reads, else on a thread."""
+        """`function(*args)` on the event loop while it only reads, else on a thread
+        (handlers/inline.py): SQLite's reads directly, PostgreSQL's through its asyncio
+        connections (Database.on_loop)."""
         db = self.store.db
         runner = db.on_loop if db.loop_engine is not None else None
-        return await loop_first(function, *args, on_loop=self.reads_on_loop, runner=runner)
+        return await loop_first(function, *args, on_loop=True, runner=runner)
 
 
 # The context of the app serving the current request, set by ContextMiddleware: reading it
