@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers import views
 from handlers.store.models import SessionToken, Team, User
@@ -111,6 +113,14 @@ def test_last_seen_age_uses_the_largest_whole_unit(ago: timedelta, words: str) -
 
 def test_timestamps_are_rfc3339_utc_with_z() -> None:
     assert views.timestamp(datetime(2020, 1, 2, 3, 4, 5)) == "2020-01-02T03:04:05Z"
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_naive_and_utc_times_render_alike(value: datetime) -> None:
+    # The store's naive UTC times take a fast path; an aware UTC time the general one.
+    text = views.timestamp(value)
+    assert text == views.timestamp(value.replace(tzinfo=UTC))
+    assert text.endswith("Z") and datetime.fromisoformat(text[:-1]) == value
 
 
 @pytest.mark.parametrize(
