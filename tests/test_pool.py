@@ -8,6 +8,7 @@ been idle (PING_AFTER_IDLE_SECONDS) and replaces one that does not answer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -108,3 +109,31 @@ def test_the_connection_budget_is_split_between_the_pools_reads_first(
 def test_a_budget_without_room_for_both_pools_is_refused(max_open: int, max_idle: int) -> None:
     with pytest.raises(ValueError, match="max_idle_conn"):
         db_module._pool_split(max_open, max_idle)
+
+
+def _settings(cursor: Any) -> tuple[str, str]:
+    cursor.execute("SELECT current_setting('jit'), current_setting('statement_timeout')")
+    return tuple(cursor.fetchone())  # type: ignore[return-value]
+
+
+def test_the_servers_sessions_run_without_jit_and_keep_the_urls_own_options(pg: Store) -> None:
+    """JIT compiling cost 15-25 ms of a 7-15 ms page read at ten million users (db.py): both
+    pools' sessions turn it off; options the URL gives (libpq's `options`) still apply."""
+    url = pg.db.engine.url.set(query={"options": "-c statement_timeout=4321"})
+    db = db_module.Database(url.render_as_string(hide_password=False))
+    try:
+        threads = db.engine.raw_connection()
+        try:
+            assert _settings(threads.cursor()) == ("off", "4321ms")
+        finally:
+            threads.close()
+
+        def on_the_loop() -> tuple[str, str]:
+            with fast.raw_read(db) as cursor:  # the loop's connection, inside on_loop
+                return _settings(cursor)
+
+        assert asyncio.run(db.on_loop(on_the_loop)) == ("off", "4321ms")
+    finally:
+        db.close()
+    with pg.db.engine.connect() as conn:  # without options in the URL: JIT off alone
+        assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
