@@ -65,11 +65,14 @@ def handler_name(operation_id: str, tag: str) -> str:
 def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a plain GET handler so that it runs on the event loop and moves to a worker
     thread only if it reaches a write (handlers/inline.py); connexion still sees the
-    handler's own signature (functools.wraps) for its parameters."""
+    handler's own signature (functools.wraps) for its parameters. On PostgreSQL the handler
+    first runs without a connection (some answer from what authentication read)."""
 
     @functools.wraps(function)
     async def read_handler(*args: Any, **kwargs: Any) -> Any:
-        return await deps.app_context().read_first(functools.partial(function, *args, **kwargs))
+        return await deps.app_context().read_first(
+            functools.partial(function, *args, **kwargs), may_not_read=True
+        )
 
     return read_handler
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -53,12 +54,17 @@ class AppContext:
     spec: Contract
     credentials: CredentialCache = field(default_factory=CredentialCache)
 
-    async def read_first(self, function: Callable[..., T], *args: Any) -> T:
+    async def read_first(
+        self, function: Callable[..., T], *args: Any, may_not_read: bool = False
+    ) -> T:
         """`function(*args)` on the event loop while it only reads, else on a thread
         (handlers/inline.py): SQLite's reads directly, PostgreSQL's through its asyncio
-        connections (Database.on_loop)."""
+        connections (Database.on_loop; `may_not_read`: tried without one first, see its
+        `lazily`)."""
         db = self.store.db
-        runner = db.on_loop if db.loop_engine is not None else None
+        runner = None
+        if db.loop_engine is not None:
+            runner = functools.partial(db.on_loop, lazily=may_not_read)
         return await loop_first(function, *args, on_loop=True, runner=runner)
 
 

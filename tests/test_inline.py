@@ -270,3 +270,54 @@ def test_a_loop_connection_left_inside_a_transaction_goes_back_closed(
             break
         time.sleep(0.05)
     assert state is None
+
+
+def test_a_lazy_call_that_reads_nothing_takes_no_connection_and_no_greenlet(
+    pg_scheduled: Store,
+) -> None:
+    """Database.on_loop(lazily=True) runs the call as it is: no connection is checked out
+    and it runs in the loop's own greenlet, not SQLAlchemy's runner."""
+    import greenlet
+
+    store = pg_scheduled
+    pool = store.db.loop_engine.sync_engine.pool  # type: ignore[union-attr]
+    seen: dict[str, Any] = {}
+
+    def answer() -> str:
+        seen["runs"] = seen.get("runs", 0) + 1
+        seen["greenlet"] = greenlet.getcurrent()
+        seen["checked out"] = pool.checkedout()  # type: ignore[attr-defined]
+        return "answered"
+
+    async def main() -> tuple[str, Any]:
+        return await store.db.on_loop(answer, lazily=True), greenlet.getcurrent()
+
+    result, loops_greenlet = asyncio.run(main())
+    assert result == "answered" and seen["runs"] == 1
+    assert seen["greenlet"] is loops_greenlet and seen["checked out"] == 0
+
+
+def test_a_lazy_call_that_reads_is_run_again_with_a_connection(pg_scheduled: Store) -> None:
+    """A lazy call reaching a read (Core or compiled) stops there, before reading, and runs
+    again through the runner; code that catches Exception (Store.ping: "any error means
+    unhealthy") does not swallow the signal."""
+    store = pg_scheduled
+    runs: list[bool] = []
+
+    def compiled() -> str:
+        runs.append(store.db.held() is not None if runs else False)
+        return store.find_user("admin").login
+
+    def core() -> tuple[bool, str]:
+        return store.ping(), store.get_user(1).login
+
+    async def main() -> tuple[str, tuple[bool, str]]:
+        return (
+            await store.db.on_loop(compiled, lazily=True),
+            await store.db.on_loop(core, lazily=True),
+        )
+
+    login, (healthy, again) = asyncio.run(main())
+    assert login == "admin" and runs == [False, True]
+    assert healthy is True and again == "admin"
+    assert store.db.held() is None  # nothing left behind off the loop
