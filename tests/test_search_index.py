@@ -20,8 +20,14 @@ from sqlalchemy import event
 
 from handlers.store import Store, fast
 from handlers.store.models import Page, User
-from handlers.store.search import FTS_TABLE, TRIGRAM_INDEXES, fts_can_answer, trigram_can_help
-from handlers.store.users import _search_statements
+from handlers.store.search import (
+    FTS_TABLE,
+    TRIGRAM_INDEXES,
+    fts_can_answer,
+    trigram_can_help,
+    trigram_pattern,
+)
+from handlers.store.users import _search_statements, like_pattern
 
 # Values chosen to trip the index: case folding beyond ASCII (Kelvin sign, dotted I,
 # ligatures, sharp s), LIKE wildcards, FTS5 phrase quoting, backslashes, control characters,
@@ -218,6 +224,35 @@ def test_when_the_trigram_index_is_worth_reading(query: str, helps: bool) -> Non
     assert trigram_can_help(query) is helps
 
 
+@pytest.mark.parametrize(
+    ("pattern", "candidate"),
+    [
+        ("%a.gurime%", "%gurime%"),  # the run alone: no blank-padded trigrams
+        ("%ma zejag%", "%zejag%"),
+        ("%o.tijigi@%", "%tijigi%"),
+        ("%ab12.efghij%", "%efghij%"),  # the longest run
+        ("%x%abcde_y%", "%abcde%"),  # wildcards end a run and stay out of it
+        ("%neje k%", "%neje k%"),  # no run of five: the whole pattern
+        ("%é日本abcd%", "%é日本abcd%"),
+        ("%abcde%", "%abcde%"),
+    ],
+)
+def test_the_trigram_index_is_read_with_the_querys_longest_run(
+    pattern: str, candidate: str
+) -> None:
+    assert trigram_pattern(pattern) == candidate
+
+
+@given(query=st.text(ALPHABET, max_size=12))
+def test_the_trigram_candidate_is_implied_by_grafanas_pattern(query: str) -> None:
+    """Whatever matches Grafana's pattern contains the candidate's literal run."""
+    pattern = like_pattern(query)
+    candidate = trigram_pattern(pattern)
+    assert candidate == pattern or (
+        candidate.strip("%").isalnum() and candidate.strip("%") in pattern
+    )
+
+
 def test_postgres_search_can_use_the_trigram_index(store: Store) -> None:
     if store.db.dialect != "postgresql":
         pytest.skip("PostgreSQL's planner only")
@@ -226,7 +261,9 @@ def test_postgres_search_can_use_the_trigram_index(store: Store) -> None:
     with planner(store, PLAN_INDEX), fast.raw_read(store.db) as cursor:
         cursor.execute(
             "EXPLAIN " + paging.sql,
-            paging._params({"pattern": "%emile%", "limit": 10, "offset": 0}),
+            paging._params(
+                {"pattern": "%emile%", "candidate": "%emile%", "limit": 10, "offset": 0}
+            ),
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert all(name in plan for name in TRIGRAM_INDEXES), plan

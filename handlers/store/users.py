@@ -177,7 +177,7 @@ def _search_statements(
 ) -> tuple[fast.Prepared, fast.Prepared]:
     """search_users' count and page statements, compiled once per shape: Grafana's filter
     (bound `pattern`), narrowed by the FTS5 index (bound `fts_phrase`) or, on PostgreSQL,
-    by the trigram index's expression (search.trigram_candidates), ordered
+    by the trigram index's expression (search.trigram_candidates, bound `candidate`), ordered
     by `sort` (already in priority order) or login, email; paged by `limit` and `offset`.
     `active` keeps users seen after the bound `active_since` (Grafana's activeLast30Days)."""
     cond: ColumnElement[bool] = U.c.is_service_account.is_(False)
@@ -198,7 +198,8 @@ def _search_statements(
         if fts:
             cond = and_(search.fts_candidates(), cond)
         if trigram:
-            cond = and_(search.trigram_candidates(pattern), cond)
+            candidate = bindparam("candidate", type_=String)  # search.trigram_pattern
+            cond = and_(search.trigram_candidates(candidate), cond)
     order = [SORT_COLUMNS[k].desc() if desc else SORT_COLUMNS[k].asc() for k, desc in sort] or [
         U.c.login.asc(),
         U.c.email.asc(),
@@ -413,6 +414,8 @@ class UserStore:
             values["active_since"] = active_since
         if fts:
             values["fts_phrase"] = search.fts_phrase(query)
+        if trigram:
+            values["candidate"] = search.trigram_pattern(pattern)
         with fast.raw_read(self.db) as cursor:
             if fts or trigram:
                 # Narrowed by an index: the page carries the total (count(*) OVER ()), one
