@@ -24,6 +24,7 @@ from handlers.store.search import (
     FTS_TABLE,
     TRIGRAM_INDEXES,
     fts_can_answer,
+    fts_phrase,
     trigram_can_help,
     trigram_pattern,
 )
@@ -243,6 +244,20 @@ def test_the_trigram_index_is_read_with_the_querys_longest_run(
     assert trigram_pattern(pattern) == candidate
 
 
+@pytest.mark.parametrize(
+    ("query", "phrase"),
+    [
+        ("a.gurime", '"gurime"'),
+        ("ma Zejag", '"Zejag"'),
+        ('say "hi" now', '"say ""hi"" now"'),  # no run of five: the query, quotes doubled
+        ("Straße", '"Straße"'),
+        ("xx Kelvin", '"Kelvin"'),
+    ],
+)
+def test_the_fts_index_is_read_with_the_querys_longest_run(query: str, phrase: str) -> None:
+    assert fts_phrase(query) == phrase
+
+
 @given(query=st.text(ALPHABET, max_size=12))
 def test_the_trigram_candidate_is_implied_by_grafanas_pattern(query: str) -> None:
     """Whatever matches Grafana's pattern contains the candidate's literal run."""
@@ -251,6 +266,8 @@ def test_the_trigram_candidate_is_implied_by_grafanas_pattern(query: str) -> Non
     assert candidate == pattern or (
         candidate.strip("%").isalnum() and candidate.strip("%") in pattern
     )
+    phrase = fts_phrase(query)[1:-1]
+    assert phrase == query.replace('"', '""') or (phrase.isalnum() and phrase in query)
 
 
 def test_postgres_search_can_use_the_trigram_index(store: Store) -> None:

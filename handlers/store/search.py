@@ -5,8 +5,9 @@ Grafana matches `query` as a case-insensitive substring of login, e-mail or name
 that predicate exactly and only add a way to find the candidate rows quickly:
 
 * SQLite: an FTS5 table with the trigram tokenizer (`users_fts`, external content = `users`,
-  kept in step by triggers; revision 0002). A quoted FTS5 phrase finds every row that
-  contains the query's trigrams in a row; the original LIKE predicate then re-checks each
+  kept in step by triggers; revision 0002). A quoted FTS5 phrase (the query, or its
+  longest run of letters and digits: see longest_run) finds every row that contains the
+  phrase's trigrams in a row; the original LIKE predicate then re-checks each
   candidate, so the index can only narrow the scan, never change the answer. The index is
   used only where it cannot miss a row: queries of 3 or more printable ASCII characters
   without `%` or `_` (shorter queries have no trigram; wildcards and non-ASCII case folding
@@ -14,7 +15,7 @@ that predicate exactly and only add a way to find the candidate rows quickly:
 * PostgreSQL: one pg_trgm GIN index on `login || ' ' || email || ' ' || lower(name)`
   (revision 0002). The store ANDs `that expression LIKE candidate` to Grafana's predicate,
   where the candidate pattern is the query's own or, when the query holds a run of five or
-  more letters and digits, `%run%` (trigram_pattern): whatever one column contains, the
+  more letters and digits, `%run%` (longest_run): whatever one column contains, the
   concatenation contains too, and a query's literal run is in whatever the query matches,
   so the extra condition is always true for a matching row (wildcards included) and only
   lets the planner use the index; every candidate is re-checked against the original
@@ -61,8 +62,10 @@ def fts_can_answer(query: str) -> bool:
 
 
 def fts_phrase(query: str) -> str:
-    """The query as one FTS5 phrase: a substring match under the trigram tokenizer."""
-    return '"' + query.replace('"', '""') + '"'
+    """The FTS5 phrase that finds the query's candidates: its longest run (longest_run) or
+    the whole query, quoted: a substring match under the trigram tokenizer."""
+    text = longest_run(query) or query
+    return '"' + text.replace('"', '""') + '"'
 
 
 def fts_candidates() -> ColumnElement[bool]:
@@ -98,25 +101,32 @@ def trigram_can_help(query: str) -> bool:
     return False
 
 
-# A run of letters and digits this long yields three trigrams of its own (`%run%` pads
-# nothing): enough to narrow ten million users to a few hundred candidates.
+# A run of letters and digits this long yields three trigrams of its own: enough to
+# narrow ten million users to a few hundred candidates.
 CANDIDATE_RUN = 5
-_LOWER_WORD = re.compile(r"[a-z0-9]+")
+
+
+def longest_run(text: str) -> str | None:
+    """The longest run (the first of equals) of CANDIDATE_RUN or more ASCII letters and
+    digits in `text`; None without one.
+
+    Both indexes are read with the query's longest run instead of the whole query where
+    there is one: trigrams spanning a word's edge (a space, `.` or `@` beside a letter;
+    pg_trgm's blank-padded `"  g"`, `" gu"`; FTS5's `"a.g"`) each occur in a large share of
+    the users, and reading their lists was most of a search's cost at ten million users
+    (measured: PostgreSQL's median 12.9 -> 4.0 ms over the benchmark's queries; SQLite's
+    `a.gurime` 4.4 -> 1.9 ms). A shorter run has too few trigrams of its own (more
+    candidates to recheck than the edges cost) and the whole query is used."""
+    runs = _WORD.findall(text)
+    longest = max(runs, key=len, default="")
+    return longest if len(longest) >= CANDIDATE_RUN else None
 
 
 def trigram_pattern(pattern: str) -> str:
     """The pattern the trigram index is read with, for Grafana's (lower-cased) `pattern`:
-    `%run%` for its longest run of CANDIDATE_RUN or more letters and digits, else the
-    pattern itself.
-
-    pg_trgm pads a word with blanks where a space, `.` or `@` borders it, and such trigrams
-    (`"  g"`, `" gu"`: every word starting with g) have posting lists of millions at ten
-    million users: reading them cost ~10 ms of a 13 ms search. The run alone leaves them
-    out (measured at ten million users: median 12.9 -> 4.0 ms over the benchmark's
-    queries); shorter runs have too few trigrams of their own and keep the whole pattern."""
-    runs = _LOWER_WORD.findall(pattern)
-    longest = max(runs, key=len, default="")
-    return f"%{longest}%" if len(longest) >= CANDIDATE_RUN else pattern
+    `%run%` for its longest run (longest_run), else the pattern itself."""
+    run = longest_run(pattern)
+    return f"%{run}%" if run else pattern
 
 
 def trigram_candidates(pattern: ColumnElement[str]) -> ColumnElement[bool]:
