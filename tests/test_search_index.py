@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import string
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +25,7 @@ from handlers.store.search import (
     FTS_TABLE,
     TRIGRAM_INDEXES,
     fts_can_answer,
-    fts_phrase,
+    fts_match,
     trigram_can_help,
     trigram_pattern,
 )
@@ -228,46 +229,52 @@ def test_when_the_trigram_index_is_worth_reading(query: str, helps: bool) -> Non
 @pytest.mark.parametrize(
     ("pattern", "candidate"),
     [
-        ("%a.gurime%", "%gurime%"),  # the run alone: no blank-padded trigrams
+        ("%a.gurime%", "%gurime%"),  # the run alone: no trigram across a word's edge
         ("%ma zejag%", "%zejag%"),
         ("%o.tijigi@%", "%tijigi%"),
         ("%ab12.efghij%", "%efghij%"),  # the longest run
         ("%x%abcde_y%", "%abcde%"),  # wildcards end a run and stay out of it
-        ("%neje k%", "%neje k%"),  # no run of five: the whole pattern
+        ("%viha nuj%", "%viha%nuj%"),  # no run of five: runs of 3+ with 3 trigrams, in order
+        ("%ebi.befu%", "%ebi%befu%"),
+        ("%neje k%", "%neje k%"),  # two trigrams of its own only: the whole pattern
+        ("%ko.jimu%", "%ko.jimu%"),
+        ("%li no%", "%li no%"),
         ("%é日本abcd%", "%é日本abcd%"),
         ("%abcde%", "%abcde%"),
     ],
 )
-def test_the_trigram_index_is_read_with_the_querys_longest_run(
-    pattern: str, candidate: str
-) -> None:
+def test_the_trigram_index_is_read_with_the_querys_runs(pattern: str, candidate: str) -> None:
     assert trigram_pattern(pattern) == candidate
 
 
 @pytest.mark.parametrize(
-    ("query", "phrase"),
+    ("query", "match"),
     [
         ("a.gurime", '"gurime"'),
         ("ma Zejag", '"Zejag"'),
-        ('say "hi" now', '"say ""hi"" now"'),  # no run of five: the query, quotes doubled
+        ("VIHA NUJ", '"VIHA" AND "NUJ"'),
+        ('say "hi" now', '"say ""hi"" now"'),  # the whole query, its quotes doubled
         ("Straße", '"Straße"'),
         ("xx Kelvin", '"Kelvin"'),
     ],
 )
-def test_the_fts_index_is_read_with_the_querys_longest_run(query: str, phrase: str) -> None:
-    assert fts_phrase(query) == phrase
+def test_the_fts_index_is_read_with_the_querys_runs(query: str, match: str) -> None:
+    assert fts_match(query) == match
 
 
 @given(query=st.text(ALPHABET, max_size=12))
-def test_the_trigram_candidate_is_implied_by_grafanas_pattern(query: str) -> None:
-    """Whatever matches Grafana's pattern contains the candidate's literal run."""
+def test_the_candidates_are_implied_by_grafanas_pattern(query: str) -> None:
+    """Whatever matches Grafana's pattern holds the candidate's literal runs, in order."""
     pattern = like_pattern(query)
     candidate = trigram_pattern(pattern)
-    assert candidate == pattern or (
-        candidate.strip("%").isalnum() and candidate.strip("%") in pattern
-    )
-    phrase = fts_phrase(query)[1:-1]
-    assert phrase == query.replace('"', '""') or (phrase.isalnum() and phrase in query)
+    if candidate != pattern:
+        runs = candidate.strip("%").split("%")
+        assert all(run.isalnum() and run.isascii() for run in runs)
+        assert re.search(".*".join(map(re.escape, runs)), pattern)
+    match = fts_match(query)
+    if match != '"' + query.replace('"', '""') + '"':
+        phrases = [phrase.strip('"') for phrase in match.split(" AND ")]
+        assert all(phrase.isalnum() and phrase in query for phrase in phrases)
 
 
 def test_postgres_search_can_use_the_trigram_index(store: Store) -> None:

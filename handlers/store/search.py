@@ -5,23 +5,23 @@ Grafana matches `query` as a case-insensitive substring of login, e-mail or name
 that predicate exactly and only add a way to find the candidate rows quickly:
 
 * SQLite: an FTS5 table with the trigram tokenizer (`users_fts`, external content = `users`,
-  kept in step by triggers; revision 0002). A quoted FTS5 phrase (the query, or its
-  longest run of letters and digits: see longest_run) finds every row that contains the
-  phrase's trigrams in a row; the original LIKE predicate then re-checks each
-  candidate, so the index can only narrow the scan, never change the answer. The index is
-  used only where it cannot miss a row: queries of 3 or more printable ASCII characters
-  without `%` or `_` (shorter queries have no trigram; wildcards and non-ASCII case folding
-  differ between LIKE and FTS5). Everything else takes Grafana's plain scan.
+  kept in step by triggers; revision 0002). Quoted FTS5 phrases (the whole query, or its
+  runs of letters and digits ANDed: see candidate_runs) find every row containing them;
+  the original LIKE predicate then re-checks each candidate, so the index can only narrow
+  the scan, never change the answer. The index is used only where it cannot miss a row:
+  queries of 3 or more printable ASCII characters without `%` or `_` (shorter queries have
+  no trigram; wildcards and non-ASCII case folding differ between LIKE and FTS5).
+  Everything else takes Grafana's plain scan.
 * PostgreSQL: one pg_trgm GIN index on `login || ' ' || email || ' ' || lower(name)`
   (revision 0002). The store ANDs `that expression LIKE candidate` to Grafana's predicate,
-  where the candidate pattern is the query's own or, when the query holds a run of five or
-  more letters and digits, `%run%` (longest_run): whatever one column contains, the
-  concatenation contains too, and a query's literal run is in whatever the query matches,
-  so the extra condition is always true for a matching row (wildcards included) and only
-  lets the planner use the index; every candidate is re-checked against the original
-  predicate, so answers are identical by construction, for every query. Without the
-  pg_trgm extension (not installed, or not permitted) the index is absent and the planner
-  scans, as Grafana does.
+  the candidate being Grafana's pattern or, where the query's runs of letters and digits
+  hold enough trigrams, `%run%` or `%run1%run2%` (candidate_runs). Whatever one column
+  contains, the concatenation contains too, and whatever the pattern matches holds its
+  literal runs in their order, so the extra condition is always true for a matching row
+  (wildcards included) and only lets the planner use the index; every candidate is
+  re-checked against the original predicate, so answers are identical by construction,
+  for every query. Without the pg_trgm extension (not installed, or not permitted) the
+  index is absent and the planner scans, as Grafana does.
 """
 
 from __future__ import annotations
@@ -61,18 +61,19 @@ def fts_can_answer(query: str) -> bool:
     )
 
 
-def fts_phrase(query: str) -> str:
-    """The FTS5 phrase that finds the query's candidates: its longest run (longest_run) or
-    the whole query, quoted: a substring match under the trigram tokenizer."""
-    text = longest_run(query) or query
-    return '"' + text.replace('"', '""') + '"'
+def fts_match(query: str) -> str:
+    """The FTS5 query that finds the query's candidates: its runs (candidate_runs) as quoted
+    phrases ANDed, or the whole query as one phrase: substring matches under the trigram
+    tokenizer."""
+    runs = candidate_runs(query) or [query]
+    return " AND ".join('"' + text.replace('"', '""') + '"' for text in runs)
 
 
 def fts_candidates() -> ColumnElement[bool]:
     """`users.id IN (ids whose login, email or name contain the query's trigrams in a row)`;
-    the phrase is the bound parameter `fts_phrase` (see fts_phrase)."""
+    the FTS5 query is the bound parameter `fts_match` (see fts_match)."""
     fts = table(FTS_TABLE)
-    phrase = bindparam("fts_phrase", type_=String)
+    phrase = bindparam("fts_match", type_=String)
     matching: Select[Any] = (
         select(literal_column("rowid"))
         .select_from(fts)
@@ -101,32 +102,41 @@ def trigram_can_help(query: str) -> bool:
     return False
 
 
-# A run of letters and digits this long yields three trigrams of its own: enough to
-# narrow ten million users to a few hundred candidates.
-CANDIDATE_RUN = 5
+# Runs of letters and digits give the indexes this many trigrams of their own at least, or
+# the whole query is used: enough to narrow ten million users to a few hundred candidates.
+CANDIDATE_TRIGRAMS = 3
 
 
-def longest_run(text: str) -> str | None:
-    """The longest run (the first of equals) of CANDIDATE_RUN or more ASCII letters and
-    digits in `text`; None without one.
+def candidate_runs(text: str) -> list[str] | None:
+    """The literal runs of ASCII letters and digits the indexes are read with, in their
+    order in `text`: the longest run (the first of equals) if it holds CANDIDATE_TRIGRAMS
+    trigrams (five characters); else every run of three or more characters if together
+    they hold that many; else None, and the whole query is used.
 
-    Both indexes are read with the query's longest run instead of the whole query where
-    there is one: trigrams spanning a word's edge (a space, `.` or `@` beside a letter;
-    pg_trgm's blank-padded `"  g"`, `" gu"`; FTS5's `"a.g"`) each occur in a large share of
-    the users, and reading their lists was most of a search's cost at ten million users
-    (measured: PostgreSQL's median 12.9 -> 4.0 ms over the benchmark's queries; SQLite's
-    `a.gurime` 4.4 -> 1.9 ms). A shorter run has too few trigrams of its own (more
-    candidates to recheck than the edges cost) and the whole query is used."""
-    runs = _WORD.findall(text)
-    longest = max(runs, key=len, default="")
-    return longest if len(longest) >= CANDIDATE_RUN else None
+    Trigrams spanning a word's edge (a space, `.` or `@` beside a letter: pg_trgm's
+    blank-padded `"  g"`, `" gu"`; FTS5's `"a.g"`) each occur in a large share of the users,
+    and reading their lists was most of a search's cost at ten million users (measured:
+    PostgreSQL's median 12.9 -> 4.0 ms over the benchmark's queries with the longest run;
+    SQLite's `a.gurime` 4.4 -> 1.9 ms). The runs leave them out; with fewer than three
+    trigrams of their own the runs leave too many candidates to recheck (PostgreSQL's
+    `ko.jimu`: 9 ms with the whole pattern, 23 ms with `jimu`)."""
+    runs = [run for run in _WORD.findall(text) if len(run) >= 3]
+    if not runs:
+        return None
+    longest = max(runs, key=len)
+    if len(longest) - 2 >= CANDIDATE_TRIGRAMS:
+        return [longest]
+    if sum(len(run) - 2 for run in runs) >= CANDIDATE_TRIGRAMS:
+        return runs
+    return None
 
 
 def trigram_pattern(pattern: str) -> str:
     """The pattern the trigram index is read with, for Grafana's (lower-cased) `pattern`:
-    `%run%` for its longest run (longest_run), else the pattern itself."""
-    run = longest_run(pattern)
-    return f"%{run}%" if run else pattern
+    its runs (candidate_runs) in order between wildcards, `%run1%run2%`, else the pattern
+    itself. Whatever the pattern matches holds the runs in that order."""
+    runs = candidate_runs(pattern)
+    return "%" + "%".join(runs) + "%" if runs else pattern
 
 
 def trigram_candidates(pattern: ColumnElement[str]) -> ColumnElement[bool]:

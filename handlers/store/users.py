@@ -176,7 +176,7 @@ def _search_statements(
     active: bool = False,
 ) -> tuple[fast.Prepared, fast.Prepared]:
     """search_users' count and page statements, compiled once per shape: Grafana's filter
-    (bound `pattern`), narrowed by the FTS5 index (bound `fts_phrase`) or, on PostgreSQL,
+    (bound `pattern`), narrowed by the FTS5 index (bound `fts_match`) or, on PostgreSQL,
     by the trigram index's expression (search.trigram_candidates, bound `candidate`), ordered
     by `sort` (already in priority order) or login, email; paged by `limit` and `offset`.
     `active` keeps users seen after the bound `active_since` (Grafana's activeLast30Days)."""
@@ -413,7 +413,7 @@ class UserStore:
         if active_since is not None:
             values["active_since"] = active_since
         if fts:
-            values["fts_phrase"] = search.fts_phrase(query)
+            values["fts_match"] = search.fts_match(query)
         if trigram:
             values["candidate"] = search.trigram_pattern(pattern)
         with fast.raw_read(self.db) as cursor:
