@@ -70,8 +70,8 @@ def fts_match(query: str) -> str:
 
 
 def fts_candidates() -> ColumnElement[bool]:
-    """`users.id IN (ids whose login, email or name contain the query's trigrams in a row)`;
-    the FTS5 query is the bound parameter `fts_match` (see fts_match)."""
+    """`users.id IN (ids whose login, email or name hold the FTS5 query's phrases)`; the
+    FTS5 query is the bound parameter `fts_match` (see fts_match)."""
     fts = table(FTS_TABLE)
     phrase = bindparam("fts_match", type_=String)
     matching: Select[Any] = (
