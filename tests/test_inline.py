@@ -298,28 +298,26 @@ def test_a_lazy_call_that_reads_nothing_takes_no_connection_and_no_greenlet(
 
 
 def test_a_lazy_call_that_reads_is_run_again_with_a_connection(pg_scheduled: Store) -> None:
-    """A lazy call reaching a read (Core or compiled) stops there, before reading, and runs
-    again through the runner; code that catches Exception (Store.ping: "any error means
-    unhealthy") does not swallow the signal."""
+    """A lazy call reaching a read it cannot have answered ahead (a Core read; compiled
+    reads are: tests/test_replay.py) stops there, before reading, and runs again through
+    the runner; code that catches Exception (Store.ping: "any error means unhealthy") does
+    not swallow the signal."""
     store = pg_scheduled
     runs: list[bool] = []
 
-    def compiled() -> str:
-        runs.append(store.db.held() is not None if runs else False)
-        return store.find_user("admin").login
-
-    def by_id() -> str:
-        return store.get_user(1).login
+    def core() -> str:
+        runs.append(store.db.replaying() is None)  # with the connection: no replay
+        return str(store.user_orgs(1)[0].name)
 
     async def main() -> tuple[str, bool, str]:
         return (
-            await store.db.on_loop(compiled, lazily=True),
+            await store.db.on_loop(core, lazily=True),
             # Alone in its call: a later read cannot hide a swallowed signal.
             await store.db.on_loop(store.ping, lazily=True),  # Core, through db.read()
-            await store.db.on_loop(by_id, lazily=True),
+            await store.db.on_loop(lambda: store.get_user(1).login, lazily=True),
         )
 
-    login, healthy, again = asyncio.run(main())
-    assert login == "admin" and runs == [False, True]
+    org, healthy, again = asyncio.run(main())
+    assert org == "Main Org." and runs == [False, True]
     assert healthy is True and again == "admin"
     assert store.db.held() is None  # nothing left behind off the loop

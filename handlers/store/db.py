@@ -11,19 +11,29 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from handlers.clock import SYSTEM, Clock
+from handlers.store.replay import (
+    ConnectionNeeded,
+    ReadNeeded,
+    Replay,
+    ReplayPool,
+    connect_arguments,
+    fetch,
+)
 from handlers.store.text import sqlite_lower
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
+# What Database._ahead answers when the call needs the connection path.
+_STOPPED = object()
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _REVISION = re.compile(r'^revision = "([^"]+)"', re.MULTILINE)
@@ -114,6 +124,22 @@ def _pool_split(max_open: int, max_idle: int) -> tuple[dict[str, int], dict[str,
     )
 
 
+def _replay_split(loop: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """(replay pool, rest of the loop pool) sizes: the event loop's connections halved
+    between the reads answered ahead through asyncpg (store/replay.py: most of them, so the
+    larger half) and the loop's other reads, and so are its idle ones. With one connection
+    for the loop there is no replay pool (size 0)."""
+    opened, idle = loop["pool_size"] + loop["max_overflow"], loop["pool_size"]
+    if opened < 2:
+        return {"size": 0, "keep": 0}, loop
+    replay, replay_idle = opened - opened // 2, idle - idle // 2 if idle >= 2 else 0
+    rest, rest_idle = opened - replay, idle - replay_idle
+    return (
+        {"size": replay, "keep": replay_idle},
+        {"pool_size": rest_idle, "max_overflow": rest - rest_idle},
+    )
+
+
 # PostgreSQL compiles a query to machine code (JIT) when the planner's estimate of its cost
 # passes jit_above_cost. A page of the user list is estimated at millions of rows (the
 # planner cannot know where its counted range starts, store/paging.py) although it reads a
@@ -133,16 +159,20 @@ def _session_options(url: str) -> str:
     return f"{given} {ours}" if given else ours
 
 
-def _server_engines(url: str, max_open: int, max_idle: int) -> tuple[Engine, AsyncEngine]:
-    """PostgreSQL: the worker threads' engine (psycopg's blocking connections) and the event
+def _server_engines(
+    url: str, max_open: int, max_idle: int
+) -> tuple[Engine, AsyncEngine, ReplayPool]:
+    """PostgreSQL: the worker threads' engine (psycopg's blocking connections), the event
     loop's (psycopg's asyncio connections, in autocommit: reads only, each statement its
-    own snapshot, as fast.raw_read reads there too)."""
+    own snapshot, as fast.raw_read reads there too) and the loop's asyncpg pool for reads
+    answered ahead (store/replay.py)."""
     from sqlalchemy.ext.asyncio import create_async_engine  # not imported on SQLite
 
     loop_pool, thread_pool = _pool_split(max_open, max_idle)
-    named = {
-        "connect_args": {"application_name": APPLICATION_NAME, "options": _session_options(url)}
-    }
+    replay_pool, loop_pool = _replay_split(loop_pool)
+    options = _session_options(url)
+    named = {"connect_args": {"application_name": APPLICATION_NAME, "options": options}}
+    replay = ReplayPool(connect_arguments(url, APPLICATION_NAME, options), **replay_pool)
     threads = create_engine(url, **thread_pool, **named)
     # Autocommit and reads only: a returned connection holds no transaction to roll back,
     # so the pool skips its reset (an awaited no-op rollback: half of a checkout's cost).
@@ -151,7 +181,7 @@ def _server_engines(url: str, max_open: int, max_idle: int) -> tuple[Engine, Asy
     )
     _ping_when_idle(threads)
     _ping_when_idle(loop.sync_engine)
-    return threads, loop
+    return threads, loop, replay
 
 
 # SQLite's synchronous modes a file database may use. In WAL mode FULL syncs the log at
@@ -240,15 +270,10 @@ class _Borrowed:
         conn.close()
 
 
-class ConnectionNeeded(BaseException):
-    """A call run by `Database.on_loop(..., lazily=True)` without a connection reached a
-    read: it is run again with one. A BaseException, as KeyboardInterrupt is, so that code
-    catching Exception (a health check's "any error means unhealthy") lets it through."""
-
-
 # The connection a call running on the event loop reads through (Database.on_loop), with
-# the database it belongs to; None while a lazy call runs without one.
-_HELD: ContextVar[tuple[Database, _Borrowed | None] | None] = ContextVar(
+# the database it belongs to; while a lazy call runs without one, None or the Replay its
+# compiled reads are answered from (store/replay.py).
+_HELD: ContextVar[tuple[Database, _Borrowed | Replay | None] | None] = ContextVar(
     "userapi_loop_connection", default=None
 )
 
@@ -270,11 +295,14 @@ class Database:
         self.clock = clock
         # On PostgreSQL a second engine serves reads on the event loop (on_loop).
         self.loop_engine: AsyncEngine | None = None
+        self.replay: ReplayPool | None = None
         _check_synchronous(sqlite_synchronous)  # whatever the backend: a typo is an error
         if server_url(url).startswith("sqlite"):
             self.engine = make_engine(url, sqlite_synchronous)
         else:
-            self.engine, self.loop_engine = _server_engines(server_url(url), max_open, max_idle)
+            self.engine, self.loop_engine, self.replay = _server_engines(
+                server_url(url), max_open, max_idle
+            )
         self.dialect = self.engine.dialect.name
         # Whether search can use SQLite's FTS5 trigram table; found once, after migrating.
         self.fts = False
@@ -291,23 +319,58 @@ class Database:
         writes do not belong here (before_write moves them to a thread).
 
         `lazily`: first run `call` as it is, without the runner (whose greenlet costs ~35 us
-        of CPU even when nothing is read); if it reaches a read (ConnectionNeeded, raised
-        before anything was read or written) it is run again through the runner. For calls
-        that often read nothing, such as a handler answering from the row authentication
-        read; a call that reads runs twice up to its first read."""
+        of CPU even when nothing is read), its compiled reads answered ahead through asyncpg
+        (store/replay.py: the call runs again after each). If it reaches any other read
+        (ConnectionNeeded, raised before anything was read or written) or asyncpg fails, it
+        is run again through the runner. For calls that often read nothing (a handler
+        answering from the row authentication read) or only compiled reads (authentication)."""
         if self.loop_engine is None:
             raise RuntimeError("reads on the event loop need PostgreSQL's asyncio engine")
         if lazily:
-            token = _HELD.set((self, None))
-            try:
-                return call()
-            except ConnectionNeeded:
-                pass  # it reached a read: again, with a connection
-            finally:
-                _HELD.reset(token)
+            answered = await self._ahead(call)
+            if answered is not _STOPPED:
+                return cast(T, answered)
         from sqlalchemy.util import greenlet_spawn
 
         return await greenlet_spawn(self._holding, _Borrowed(self.loop_engine.sync_engine), call)
+
+    async def _ahead(self, call: Callable[[], T]) -> T | object:
+        """`call` run without a connection, its compiled reads answered ahead through the
+        replay pool (when it can); _STOPPED when it needs the connection path."""
+        replay = self.replay
+        answers = Replay() if replay is not None and replay.available() else None
+        connection: Any = None
+        clean = False
+        try:
+            while True:
+                token = _HELD.set((self, answers))
+                try:
+                    return call()
+                except ReadNeeded as need:
+                    needed: ReadNeeded | None = need
+                except ConnectionNeeded:
+                    return _STOPPED
+                finally:
+                    _HELD.reset(token)
+                if answers is None or replay is None or needed is None:
+                    return _STOPPED
+                if connection is None:
+                    try:
+                        connection = await replay.acquire()
+                    except Exception as exc:
+                        replay.failed(exc)
+                        return _STOPPED
+                clean = False
+                try:
+                    answers.keep(needed, await fetch(connection, needed))
+                except Exception:
+                    # asyncpg's own errors (a value out of range, a NUL byte, a lost
+                    # connection...): the connection path answers, or raises psycopg's.
+                    return _STOPPED
+                clean = True
+        finally:
+            if connection is not None and replay is not None:
+                replay.release(connection, clean=clean)
 
     def _holding(self, borrowed: _Borrowed, call: Callable[[], T]) -> T:
         token = _HELD.set((self, borrowed))
@@ -323,9 +386,17 @@ class Database:
         held = _HELD.get()
         if held is None or held[0] is not self:
             return None
-        if held[1] is None:
+        if not isinstance(held[1], _Borrowed):
             raise ConnectionNeeded()
         return held[1].connection()
+
+    def replaying(self) -> Replay | None:
+        """The Replay standing in for a cursor in a call run ahead of its reads (on_loop's
+        `lazily`), if that is what runs now."""
+        held = _HELD.get()
+        if held is None or held[0] is not self or not isinstance(held[1], Replay):
+            return None
+        return held[1]
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -390,6 +461,8 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.replay is not None:
+            self.replay.close()
         if self.loop_engine is not None:
             # The asyncio engine's connections belong to the loops that opened them; at
             # shutdown they are dropped without a goodbye (the server closes them).

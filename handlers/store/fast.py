@@ -12,6 +12,7 @@ whose values need no bind processing (strings and integers).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from handlers.store.db import Database
+from handlers.store.replay import Replay, dollar_dialect
 
 Row = tuple[Any, ...]
 
@@ -29,6 +31,8 @@ class Prepared:
 
     def __init__(self, dialect: Dialect, statement: Select[Any]) -> None:
         compiled = statement.compile(dialect=dialect)
+        self.statement = statement
+        self.dialect = dialect
         self.compiled = compiled
         self.sql = str(compiled)
         self.names: list[str] | None = (
@@ -48,14 +52,29 @@ class Prepared:
         self.defaults: dict[str, Any] = dict(compiled.construct_params(_check=False))
         self.required = {name for name, value in self.defaults.items() if value is None}
 
-    def _params(self, values: Mapping[str, Any]) -> Any:
+    def _merged(self, values: Mapping[str, Any]) -> dict[str, Any]:
         missing = self.required.difference(values)
         if missing:
             raise KeyError(f"values required for {sorted(missing)}")
-        params = {**self.defaults, **values}
+        return {**self.defaults, **values}
+
+    def _params(self, values: Mapping[str, Any]) -> Any:
+        params = self._merged(values)
         if self.names is None:
             return params
         return tuple(params[name] for name in self.names)
+
+    @functools.cached_property
+    def _numbered(self) -> tuple[str, list[str]]:
+        compiled = self.statement.compile(dialect=dollar_dialect(self.dialect))
+        return str(compiled), list(compiled.positiontup or ())
+
+    def numbered(self, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The same statement with `$n` placeholders (asyncpg's), and its arguments in
+        order: for reads answered ahead on PostgreSQL (store/replay.py)."""
+        sql, names = self._numbered
+        params = self._merged(values)
+        return sql, tuple(params[name] for name in names)
 
     def mapping(self, row: Row) -> dict[str, Any]:
         return dict(zip(self.keys, row, strict=True))
@@ -76,10 +95,15 @@ class Prepared:
     def unconverted(self, cursor: Any, **values: Any) -> list[Row]:
         """The rows as the driver gives them, for a caller converting only the columns it
         uses (a page of a thousand users: store/users.py)."""
+        if isinstance(cursor, Replay):
+            return cursor.rows(self, values)
         cursor.execute(self.sql, self._params(values))
         return list(cursor.fetchall())
 
     def first(self, cursor: Any, **values: Any) -> Row | None:
+        if isinstance(cursor, Replay):
+            rows = cursor.rows(self, values)
+            return self._convert(rows[0]) if rows else None
         cursor.execute(self.sql, self._params(values))
         row = cursor.fetchone()
         return None if row is None else self._convert(row)
@@ -109,7 +133,12 @@ def raw_read(db: Database, *, snapshot: bool = True) -> Iterator[Any]:
     PostgreSQL, autocommit: each statement is its own snapshot, without the BEGIN and
     ROLLBACK round trips (measured: a fifth of a user search's time) — as Grafana reads
     too (its search's count and page are separate queries). On the event loop
-    (Database.on_loop), the loop's own connection, already in autocommit."""
+    (Database.on_loop), the loop's own connection, already in autocommit; in a call run
+    ahead of its reads there, a Replay (store/replay.py) that only Prepared reads use."""
+    replay = db.replaying()
+    if replay is not None:
+        yield replay
+        return
     held = db.held()
     if held is not None:
         cursor = held.connection.cursor()
