@@ -318,6 +318,31 @@ def targets(report: HotReport) -> list[dict[str, Any]]:
     return rows
 
 
+def two_worker_cores(report: HotReport) -> str | None:
+    """What one PostgreSQL worker's run keeps busy, and what two workers at the target's
+    1.7x would need: the server's and the database's CPU per request times req/s (wrk's
+    own share aside), against the machine's cores."""
+    one = [
+        r
+        for r in report.runs
+        if r["scenario"] == "GET /api/user / postgresql" and r["credential"] == "basic"
+    ]
+    if not one:
+        return None
+    best = max(one, key=lambda r: r["rps"])
+    server = float(statistics.median(r["cpu_ms_per_request"] for r in one))
+    db_values = [r["db_cpu_ms_per_request"] for r in one if r["db_cpu_ms_per_request"]]
+    database = float(statistics.median(db_values)) if db_values else 0.0
+    busy = best["rps"] * (server + database) / 1000
+    cores = report.machine.get("cores")
+    return (
+        f"GET /api/user, PostgreSQL, 1 worker: {best['rps']:,.0f} req/s x ({server:.3f} ms of"
+        f" server CPU + {database:.3f} ms of the database's) = {busy:.2f} cores busy (wrk"
+        f" aside); 2 workers at 1.7x would need {busy * 1.7:.2f} cores"
+        + (f" of this machine's {cores}." if cores else ".")
+    )
+
+
 def _credential_rps(report: HotReport, scenario: str, credential: str) -> float | None:
     found = [
         r["rps"] for r in report.runs if r["scenario"] == scenario and r["credential"] == credential
@@ -340,6 +365,9 @@ def markdown(report: HotReport) -> str:
         "",
         *targets_table(targets(report)),
     ]
+    needed = two_worker_cores(report)
+    if needed:
+        lines += ["", needed]
     lines += [
         "",
         "## Loads",
