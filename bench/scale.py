@@ -16,7 +16,9 @@ LIKE scan, LIMIT/OFFSET and a separate count) on 127.0.0.1, then
 * the server's RSS (all its processes), sampled during the walk.
 
 Writes bench/results/<name>.md and .json with the machine and the versions. Databases
-live in a temporary folder, removed at the end (`--keep` keeps them).
+live in a temporary folder, removed at the end (`--keep` keeps them); `--reuse DIR` keeps
+them in DIR and, run again with the same users, orgs and teams, skips the seeding (the
+report then gives the seed figures of the run that seeded, marked as reused).
 """
 
 from __future__ import annotations
@@ -303,20 +305,45 @@ def walk(
 
 
 @contextlib.contextmanager
-def backends(cfg: Config, work: Path) -> Iterator[Iterator[tuple[str, str]]]:
+def backends(cfg: Config, work: Path, reuse: bool = False) -> Iterator[Iterator[tuple[str, str]]]:
     def each() -> Iterator[tuple[str, str]]:
         if cfg.sqlite:
             yield "sqlite", f"sqlite:///{work / 'scale.db'}"
         if cfg.postgres and find_bin_dir() is not None:
-            with running_postgres() as url:
+            with running_postgres(keep=work / "postgresql" if reuse else None) as url:
                 yield "postgresql", url
 
     yield each()
 
 
-def measure(cfg: Config, backend: str, url: str, logs: Path) -> Backend:
+class ReuseMismatch(Exception):
+    """The --reuse folder holds a database seeded with other users, orgs or teams."""
+
+
+def seeded(cfg: Config, backend: str, url: str, marker: Path | None) -> dict[str, Any]:
+    """seed(), or with --reuse (`marker`: the backend's record in the folder) the seed of
+    an earlier run whose database holds the same users, orgs and teams (the record is
+    written only once seeding succeeded)."""
+    shape = {"users": cfg.users, "orgs": cfg.orgs, "teams": cfg.teams}
+    if marker is not None and marker.exists():
+        earlier = json.loads(marker.read_text(encoding="utf-8"))
+        if earlier.get("shape") == shape:
+            log(f"reusing the {cfg.users:,} users seeded on {backend} earlier ({marker})")
+            return {**earlier["seed"], "reused": True}
+        raise ReuseMismatch(
+            f"{marker.parent} holds a {backend} database seeded with {earlier.get('shape')},"
+            f" not {shape}: remove it or pick another --reuse folder"
+        )
+    result = seed(cfg, backend, url)
+    if marker is not None:
+        marker.write_text(json.dumps({"shape": shape, "seed": result}) + "\n", encoding="utf-8")
+    return result
+
+
+def measure(cfg: Config, backend: str, url: str, logs: Path, reuse: Path | None = None) -> Backend:
     result = Backend(backend)
-    result.seed = seed(cfg, backend, url)
+    marker = reuse / f"{backend}.seeded.json" if reuse else None
+    result.seed = seeded(cfg, backend, url, marker)
     main = ours("ours", url, logs)
     grafana = ours("Grafana-style", url, logs, module="bench.grafana_server")
     queries = search_queries(cfg.users, cfg.queries)
@@ -340,23 +367,27 @@ def measure(cfg: Config, backend: str, url: str, logs: Path) -> Backend:
     return result
 
 
-def run(cfg: Config) -> Report:
+def run(cfg: Config, reuse: Path | None = None) -> Report:
+    """Every stage on every backend; `reuse`: the folder of --reuse."""
     started = time.perf_counter()
     report = Report(cfg, started=datetime.now(UTC).isoformat(timespec="seconds"))
     report.machine = machine()
     report.versions = versions(find_bin_dir() if cfg.postgres else None)
-    work = Path(tempfile.mkdtemp(prefix="userapi-scale-"))
+    kept = cfg.keep or reuse is not None
+    if reuse is not None:
+        reuse.mkdir(parents=True, exist_ok=True)
+    work = reuse or Path(tempfile.mkdtemp(prefix="userapi-scale-"))
     try:
-        with backends(cfg, work) as found:
+        with backends(cfg, work, reuse is not None) as found:
             for backend, url in found:
                 logs = work / "logs" / backend
                 logs.mkdir(parents=True, exist_ok=True)
-                report.backends.append(measure(cfg, backend, url, logs))
-                if backend == "sqlite" and not cfg.keep:
+                report.backends.append(measure(cfg, backend, url, logs, reuse))
+                if backend == "sqlite" and not kept:
                     for path in work.glob("scale.db*"):
                         path.unlink()
     finally:
-        if cfg.keep:
+        if kept:
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
@@ -386,7 +417,8 @@ def targets(report: Report) -> list[dict[str, Any]]:
             False,
             " ms",
         )
-        add(f"seed, {b.backend}", b.seed.get("wall_seconds"), 600, False, " s")
+        reused = " (an earlier run's: reused)" if b.seed.get("reused") else ""
+        add(f"seed, {b.backend}{reused}", b.seed.get("wall_seconds"), 600, False, " s")
         add(f"server RSS, {b.backend}", b.rss_mb, 150, False, " MB")
     return rows
 
@@ -424,7 +456,8 @@ def markdown(report: Report) -> str:
             "",
             f"## {b.backend}",
             "",
-            f"* Seed: {b.seed.get('wall_seconds')} s wall, seeder max RSS"
+            f"* Seed{' (an earlier run, its database reused)' if b.seed.get('reused') else ''}:"
+            f" {b.seed.get('wall_seconds')} s wall, seeder max RSS"
             f" {b.seed.get('seeder_max_rss_mb')} MB: {b.seed.get('summary')}",
             f"* Search (`query=`, {len(s.get('queries', []))} queries): ours p50"
             f" {_fmt(s.get('ours_p50_ms'))} ms, p90 {_fmt(s.get('ours_p90_ms'))} ms over"
@@ -509,6 +542,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--name", default="scale", help="results file name (scale)")
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     parser.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="DIR",
+        help="keep the databases in DIR; a later run with the same users skips the seeding",
+    )
+    parser.add_argument(
         "--combine",
         nargs="+",
         metavar="RESULTS",
@@ -526,7 +565,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         sqlite=not args.no_sqlite,
         keep=args.keep,
     )
-    report = run(cfg)
+    try:
+        report = run(cfg, args.reuse.resolve() if args.reuse else None)
+    except ReuseMismatch as exc:
+        raise SystemExit(f"python -m bench.scale: {exc}") from None
     md, _ = write(report)
     log(f"wrote {md}")
 

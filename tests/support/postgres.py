@@ -39,36 +39,40 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_postgres(bin_dir: Path | None = None) -> Iterator[str]:
-    """Start a private cluster; yield a SQLAlchemy URL to its database `userapi`."""
+def running_postgres(bin_dir: Path | None = None, *, keep: Path | None = None) -> Iterator[str]:
+    """Start a private cluster; yield a SQLAlchemy URL to its database `userapi`. In a
+    temporary folder, removed when done; or in `keep`, created the first time and started
+    again as it was left (its data kept) the next."""
     bin_dir = bin_dir or find_bin_dir()
     if bin_dir is None:
         raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    root = Path(tempfile.mkdtemp(prefix="userapi-pg-"))
+    root = keep or Path(tempfile.mkdtemp(prefix="userapi-pg-"))
     data, sockets = root / "data", root / "run"
-    sockets.mkdir()
+    new = not (data / "PG_VERSION").exists()
+    sockets.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
     port = free_port()
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    if new:
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
     options = f"-p {port} -k {sockets} -h 127.0.0.1 -c fsync=off -c max_connections=200"
     subprocess.run(
         _as_postgres(
@@ -89,27 +93,29 @@ def running_postgres(bin_dir: Path | None = None) -> Iterator[str]:
     )
     try:
         _wait(port)
-        subprocess.run(
-            [
-                str(bin_dir / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "postgres",
-                "userapi",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        if new:
+            subprocess.run(
+                [
+                    str(bin_dir / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    "userapi",
+                ],
+                check=True,
+                capture_output=True,
+            )
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/userapi"
     finally:
         subprocess.run(
             _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
             capture_output=True,
         )
-        shutil.rmtree(root, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _wait(port: int, seconds: float = 15) -> None:
