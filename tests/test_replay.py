@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Float, bindparam, func, select, text
+from sqlalchemy import Float, bindparam, func, literal_column, select, text
 
 from handlers.passwords import keyed_hash
 from handlers.store import Store, fast
 from handlers.store import db as db_module
-from handlers.store.replay import ReplayPool, _server_settings, connect_arguments
+from handlers.store.replay import MOST_READS, ReplayPool, _server_settings, connect_arguments
 from handlers.store.schema import users
 from handlers.store.users import _prepared
 from tests.conftest import reset
@@ -99,6 +99,44 @@ def test_compiled_reads_are_answered_ahead_without_the_loop_pool(
 
     assert runner.run(pg.db.on_loop(call, lazily=True)) == call()
     assert runs[:3] == [(True, 0)] * 3 and paths.connection == 0
+
+
+@pytest.mark.postgres
+def test_a_statement_built_anew_on_every_run_is_answered_ahead(
+    pg: Store, runner: asyncio.Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers are found by SQL and values, not by the Prepared object."""
+    paths = Paths(pg, monkeypatch)
+    runs: list[int] = []
+
+    def call() -> Any:
+        runs.append(1)
+        return _first(pg, select(users.c.login).where(users.c.id == 1))
+
+    assert runner.run(pg.db.on_loop(call, lazily=True)) == ("admin",)
+    assert len(runs) == 2 and paths.connection == 0
+
+
+@pytest.mark.postgres
+def test_a_call_reading_more_than_most_reads_takes_the_connection_path(
+    pg: Store, runner: asyncio.Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read answered ahead costs a run of the call: past MOST_READS (and only then)
+    the connection path reads the rest, and the answer is the same."""
+    paths = Paths(pg, monkeypatch)
+
+    def reading(count: int) -> Callable[[], list[int]]:
+        def call() -> list[int]:  # `count` different statements: SELECT 0, SELECT 1...
+            return [_first(pg, select(literal_column(str(n))))[0] for n in range(count)]
+
+        return call
+
+    enough = reading(MOST_READS)
+    assert runner.run(pg.db.on_loop(enough, lazily=True)) == list(range(MOST_READS))
+    assert paths.connection == 0
+    many = reading(MOST_READS + 1)
+    assert runner.run(pg.db.on_loop(many, lazily=True)) == list(range(MOST_READS + 1))
+    assert paths.connection == 1
 
 
 @pytest.mark.postgres

@@ -19,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 from handlers.clock import SYSTEM, Clock
 from handlers.store.replay import (
+    MOST_READS,
     ConnectionNeeded,
     ReadNeeded,
     Replay,
@@ -342,18 +343,18 @@ class Database:
         connection: Any = None
         clean = False
         try:
-            while True:
+            for answered in range(MOST_READS + 1):
                 token = _HELD.set((self, answers))
                 try:
                     return call()
                 except ReadNeeded as need:
-                    needed: ReadNeeded | None = need
+                    needed = need
                 except ConnectionNeeded:
                     return _STOPPED
                 finally:
                     _HELD.reset(token)
-                if answers is None or replay is None or needed is None:
-                    return _STOPPED
+                if answers is None or replay is None or answered == MOST_READS:
+                    return _STOPPED  # (beyond MOST_READS the connection path is cheaper)
                 if connection is None:
                     try:
                         connection = await replay.acquire()
@@ -368,6 +369,7 @@ class Database:
                     # connection...): the connection path answers, or raises psycopg's.
                     return _STOPPED
                 clean = True
+            return _STOPPED
         finally:
             if connection is not None and replay is not None:
                 replay.release(connection, clean=clean)

@@ -49,11 +49,13 @@ _log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30.0
 # A connection whose read was cut short is closed within this long.
 CLOSE_SECONDS = 5.0
+# Reads one call may have answered ahead; a call reading more takes the connection path.
+MOST_READS = 8
 
 
 class ConnectionNeeded(BaseException):
     """A call run by `Database.on_loop(..., lazily=True)` without a connection reached a
-    read it cannot be answered ahead: it is run again with one. A BaseException, as
+    read that cannot be answered ahead: it is run again with one. A BaseException, as
     KeyboardInterrupt is, so that code catching Exception (a health check's "any error
     means unhealthy") lets it through."""
 
@@ -68,7 +70,9 @@ class ReadNeeded(ConnectionNeeded):
 
 
 def _key(prepared: Prepared, values: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (id(prepared), *sorted(values.items()))
+    """By SQL and values (not the Prepared object: a call may build its statement anew on
+    every run)."""
+    return (prepared.sql, *sorted(values.items()))
 
 
 class Replay:
