@@ -126,7 +126,7 @@ def _server_settings(options: str) -> dict[str, str]:
 
 
 def connect_arguments(url: str, application_name: str, options: str) -> dict[str, Any]:
-    """asyncpg.create_pool's arguments for the server's URL (SQLAlchemy's form): the same
+    """asyncpg.connect's arguments for the server's URL (SQLAlchemy's form): the same
     server, database, user, password and libpq parameters, and `options` (the URL's own
     with the server's session settings: db.py) as server settings."""
     parsed = make_url(url)
