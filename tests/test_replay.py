@@ -293,9 +293,10 @@ def _read(store: Store, prepared: fast.Prepared, **values: Any) -> Any:
 def test_the_replay_pool_holds_at_most_its_size_and_serves_every_waiter(
     pg: Store, runner: asyncio.Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Twelve concurrent reads of 50 ms on a pool of two, one more cancelled early on:
-    every read answered ahead, the server never sees more than two of the pool's
-    connections at once, and nothing is left taken."""
+    """Twelve concurrent reads of 50 ms on a pool of two, while one more is cancelled in
+    the middle of its read: every read answered ahead, the server never sees more than two
+    of the pool's connections at once (the cut one counts until it is closed), and nothing
+    is left taken."""
     paths = Paths(pg, monkeypatch)
     name = f"replay-test-{uuid.uuid4().hex[:8]}"
     arguments = pg.db.replay._arguments  # type: ignore[union-attr]
@@ -317,9 +318,10 @@ def test_the_replay_pool_holds_at_most_its_size_and_serves_every_waiter(
                 done.wait(0.005)
 
     async def main() -> tuple[list[Any], int, int]:
-        cancelled = asyncio.ensure_future(_read(pg, prepared, pause=0.05))
+        cancelled = asyncio.ensure_future(_read(pg, prepared, pause=2))
+        await asyncio.sleep(0.3)  # connected, and reading
         rows = asyncio.gather(*(_read(pg, prepared, pause=0.05) for _ in range(12)))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.02)
         cancelled.cancel()
         answered = await rows
         with contextlib.suppress(asyncio.CancelledError):
@@ -411,3 +413,80 @@ def test_the_loops_share_is_split_with_the_replay_pool(max_open: int, max_idle: 
     assert rest["pool_size"] >= 1 and rest["max_overflow"] >= 0
     assert 0 <= replay["keep"] <= replay["size"]
     assert replay["size"] == (0 if opened < 2 else opened - opened // 2)
+
+
+class _FakeConnection:
+    """Stands in for an asyncpg connection: closing it takes until `closed` is set."""
+
+    def __init__(self) -> None:
+        self.closed = asyncio.Event()
+        self.terminated = False
+
+    def is_closed(self) -> bool:
+        return self.terminated or self.closed.is_set()
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+    async def close(self, timeout: float) -> None:
+        await self.closed.wait()
+
+
+def test_a_connection_cut_short_counts_as_open_until_it_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With both connections of a pool of two taken, one given back mid-read (cut short)
+    keeps its place until its close ends: a third caller waits instead of opening a third
+    connection beside it, then gets a new one."""
+    import asyncpg
+
+    opened: list[_FakeConnection] = []
+
+    async def connect(**_arguments: Any) -> _FakeConnection:
+        opened.append(_FakeConnection())
+        return opened[-1]
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+    pool = ReplayPool({}, size=2, keep=1)
+
+    async def main() -> None:
+        first, second = await pool.acquire(), await pool.acquire()
+        pool.release(first, clean=False)  # cut short: closing in the background
+        third = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0.05)
+        assert not third.done() and len(opened) == 2  # waiting: two are still open
+        first.closed.set()
+        assert await asyncio.wait_for(third, 5) is opened[2]
+        pool.release(second, clean=True)
+        pool.release(third.result(), clean=True)  # beyond keep=1: closed at once
+        assert pool._here().opened == 1 and pool._here().idle == [second]
+
+    asyncio.run(main())
+
+
+def test_a_connection_given_back_goes_to_a_waiting_caller_not_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pool keeping none idle still hands a returned connection to a caller waiting for
+    one, instead of closing it and opening another."""
+    import asyncpg
+
+    opened: list[_FakeConnection] = []
+
+    async def connect(**_arguments: Any) -> _FakeConnection:
+        opened.append(_FakeConnection())
+        return opened[-1]
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+    pool = ReplayPool({}, size=2, keep=0)
+
+    async def main() -> None:
+        first, second = await pool.acquire(), await pool.acquire()
+        third = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0.01)
+        pool.release(first, clean=True)
+        assert await asyncio.wait_for(third, 5) is first and not first.terminated
+        pool.release(second, clean=True)  # nobody waits: keep=0 closes it
+        assert second.terminated and len(opened) == 2 and pool._here().opened == 1
+
+    asyncio.run(main())

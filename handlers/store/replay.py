@@ -241,15 +241,21 @@ class ReplayPool:
         # Cut short mid-read, its query may still run: closed in the background once
         # asyncpg has cancelled it (terminating it at once leaves asyncpg's waiter failing
         # unretrieved: an error in the log).
+        # It counts as open until it is closed.
         closing = slots.loop.create_task(_close(connection))
         slots.closing.add(closing)
-        closing.add_done_callback(slots.closing.discard)
+        closing.add_done_callback(lambda done: self._closed(slots, done))
+
+    def _closed(self, slots: _Slots, closing: asyncio.Task[None]) -> None:
+        slots.closing.discard(closing)
         slots.opened -= 1
         self._wake(slots)
 
     def _keep(self, slots: _Slots, connection: Any) -> None:
-        """`connection` idle, or closed when `keep` are idle already."""
-        if connection.is_closed() or len(slots.idle) >= self.keep:
+        """`connection` idle (for the next waiting caller, if any), or closed when nobody
+        waits and `keep` are idle already."""
+        waited = any(not waiter.done() for waiter in slots.waiting)
+        if connection.is_closed() or (len(slots.idle) >= self.keep and not waited):
             connection.terminate()
             slots.opened -= 1
         else:
