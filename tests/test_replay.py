@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import threading
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -294,30 +292,32 @@ def test_the_replay_pool_holds_at_most_its_size_and_serves_every_waiter(
     pg: Store, runner: asyncio.Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Twelve concurrent reads of 50 ms on a pool of two, while one more is cancelled in
-    the middle of its read: every read answered ahead, the server never sees more than two
-    of the pool's connections at once (the cut one counts until it is closed), and nothing
-    is left taken."""
+    the middle of its read: every read answered ahead, never more than two of the pool's
+    connections open at once (the cut one counts until it is closed: sampled every
+    millisecond on the loop), and nothing left taken."""
+    import asyncpg
+
     paths = Paths(pg, monkeypatch)
-    name = f"replay-test-{uuid.uuid4().hex[:8]}"
-    arguments = pg.db.replay._arguments  # type: ignore[union-attr]
-    settings = {**arguments["server_settings"], "application_name": name}
-    pool = ReplayPool({**arguments, "server_settings": settings}, size=2, keep=1)
+    pool = ReplayPool(pg.db.replay._arguments, size=2, keep=1)  # type: ignore[union-attr]
     monkeypatch.setattr(pg.db, "replay", pool)
     prepared = _pid_and_pause(pg)
-    peak, done = [0], threading.Event()
+    connections: list[Any] = []
+    connect = asyncpg.connect
 
-    def watch() -> None:
-        with pg.db.engine.connect() as conn:
-            while not done.is_set():
-                count = conn.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n"),
-                    {"n": name},
-                ).scalar_one()
-                conn.rollback()
-                peak[0] = max(peak[0], int(count))
-                done.wait(0.005)
+    async def tracked(**arguments: Any) -> Any:
+        connections.append(await connect(**arguments))
+        return connections[-1]
+
+    monkeypatch.setattr(asyncpg, "connect", tracked)
+    peak = [0]
+
+    async def watch() -> None:
+        while True:
+            peak[0] = max(peak[0], sum(not c.is_closed() for c in connections))
+            await asyncio.sleep(0.001)
 
     async def main() -> tuple[list[Any], int, int]:
+        watcher = asyncio.ensure_future(watch())
         cancelled = asyncio.ensure_future(_read(pg, prepared, pause=2))
         await asyncio.sleep(0.3)  # connected, and reading
         rows = asyncio.gather(*(_read(pg, prepared, pause=0.05) for _ in range(12)))
@@ -326,17 +326,12 @@ def test_the_replay_pool_holds_at_most_its_size_and_serves_every_waiter(
         answered = await rows
         with contextlib.suppress(asyncio.CancelledError):
             await cancelled
+        watcher.cancel()
         slots = pool._here()
         return answered, slots.opened, len(slots.waiting)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        # (A waiter never woken would hang here: bounded.)
-        rows, opened, waiting = runner.run(asyncio.wait_for(main(), 60))
-    finally:
-        done.set()
-        watcher.join()
+    # (A waiter never woken would hang here: bounded.)
+    rows, opened, waiting = runner.run(asyncio.wait_for(main(), 60))
     assert len(rows) == 12 and paths.connection == 0
     assert peak[0] == 2 and opened <= 1 and waiting == 0  # beyond `keep`, closed on return
     assert runner.run(_read(pg, prepared, pause=0))[0] in {row[0] for row in rows}
