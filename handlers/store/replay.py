@@ -230,7 +230,8 @@ class ReplayPool:
 
     def release(self, connection: Any, *, clean: bool) -> None:
         """Give `connection` back (on the loop that acquired it); one not `clean` (its read
-        failed or was cut short) is closed, as is one beyond the `keep` idle."""
+        failed or was cut short) is closed, as is one beyond the `keep` idle when nobody
+        waits for one."""
         slots = self._slots
         if slots is None or slots.loop is not asyncio.get_running_loop():
             connection.terminate()  # its loop's connections were closed meanwhile
@@ -240,8 +241,7 @@ class ReplayPool:
             return
         # Cut short mid-read, its query may still run: closed in the background once
         # asyncpg has cancelled it (terminating it at once leaves asyncpg's waiter failing
-        # unretrieved: an error in the log).
-        # It counts as open until it is closed.
+        # unretrieved: an error in the log). It counts as open until it is closed.
         closing = slots.loop.create_task(_close(connection))
         slots.closing.add(closing)
         closing.add_done_callback(lambda done: self._closed(slots, done))
