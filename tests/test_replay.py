@@ -427,21 +427,27 @@ class _FakeConnection:
         await self.closed.wait()
 
 
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[_FakeConnection]:
+    """asyncpg.connect opening stand-ins: the list of those opened."""
+    import asyncpg
+
+    connections: list[_FakeConnection] = []
+
+    async def connect(**_arguments: Any) -> _FakeConnection:
+        connections.append(_FakeConnection())
+        return connections[-1]
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+    return connections
+
+
 def test_a_connection_cut_short_counts_as_open_until_it_is_closed(
-    monkeypatch: pytest.MonkeyPatch,
+    opened: list[_FakeConnection],
 ) -> None:
     """With both connections of a pool of two taken, one given back mid-read (cut short)
     keeps its place until its close ends: a third caller waits instead of opening a third
     connection beside it, then gets a new one."""
-    import asyncpg
-
-    opened: list[_FakeConnection] = []
-
-    async def connect(**_arguments: Any) -> _FakeConnection:
-        opened.append(_FakeConnection())
-        return opened[-1]
-
-    monkeypatch.setattr(asyncpg, "connect", connect)
     pool = ReplayPool({}, size=2, keep=1)
 
     async def main() -> None:
@@ -460,19 +466,10 @@ def test_a_connection_cut_short_counts_as_open_until_it_is_closed(
 
 
 def test_a_connection_given_back_goes_to_a_waiting_caller_not_closed(
-    monkeypatch: pytest.MonkeyPatch,
+    opened: list[_FakeConnection],
 ) -> None:
     """A pool keeping none idle still hands a returned connection to a caller waiting for
     one, instead of closing it and opening another."""
-    import asyncpg
-
-    opened: list[_FakeConnection] = []
-
-    async def connect(**_arguments: Any) -> _FakeConnection:
-        opened.append(_FakeConnection())
-        return opened[-1]
-
-    monkeypatch.setattr(asyncpg, "connect", connect)
     pool = ReplayPool({}, size=2, keep=0)
 
     async def main() -> None:
