@@ -70,9 +70,7 @@ def reads_on_loop(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     async def read_handler(*args: Any, **kwargs: Any) -> Any:
-        return await deps.app_context().read_first(
-            functools.partial(function, *args, **kwargs), lazily=True
-        )
+        return await deps.app_context().read_first(functools.partial(function, *args, **kwargs))
 
     return read_handler
 

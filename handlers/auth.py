@@ -236,16 +236,16 @@ async def basic_auth(username: str, password: str, request: Any = None) -> dict[
     # The common case (known credentials, nothing to write) is one read: answered on the
     # event loop (PostgreSQL's awaited there); a write or a password hash moves the check
     # to a worker thread (handlers/inline.py).
-    return await ctx.read_first(_basic, ctx, user, secret, ip, org_id, lazily=True)
+    return await ctx.read_first(_basic, ctx, user, secret, ip, org_id)
 
 
 async def bearer_auth(token: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context()
     org_id = requested_org(ctx, request)
-    return await ctx.read_first(_token, ctx, token, org_id, lazily=True)
+    return await ctx.read_first(_token, ctx, token, org_id)
 
 
 async def cookie_auth(api_key: str, request: Any = None) -> dict[str, Any]:
     ctx = deps.app_context()
     org_id = requested_org(ctx, request)
-    return await ctx.read_first(_session, ctx, api_key, org_id, lazily=True)
+    return await ctx.read_first(_session, ctx, api_key, org_id)

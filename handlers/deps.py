@@ -54,15 +54,15 @@ class AppContext:
     spec: Contract
     credentials: CredentialCache = field(default_factory=CredentialCache)
 
-    async def read_first(self, function: Callable[..., T], *args: Any, lazily: bool = False) -> T:
+    async def read_first(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on the event loop while it only reads, else on a thread
-        (handlers/inline.py): SQLite's reads directly, PostgreSQL's through its asyncio
-        connections (Database.on_loop, which `lazily` is passed to: tried without a
-        connection first)."""
+        (handlers/inline.py): SQLite's reads directly; PostgreSQL's first without a
+        connection, compiled reads answered ahead, else through its asyncio connections
+        (Database.on_loop's `lazily`)."""
         db = self.store.db
         runner = None
         if db.loop_engine is not None:
-            runner = functools.partial(db.on_loop, lazily=lazily)
+            runner = functools.partial(db.on_loop, lazily=True)
         return await loop_first(function, *args, on_loop=True, runner=runner)
 
 

@@ -96,9 +96,6 @@ class Replay:
     def execute(self, *_args: Any, **_kwargs: Any) -> None:
         raise ConnectionNeeded()
 
-    def close(self) -> None:
-        return None
-
 
 @functools.cache
 def dollar_dialect(dialect: Dialect) -> Dialect:
