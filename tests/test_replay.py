@@ -20,14 +20,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Float, bindparam, func, literal_column, select, text
+from starlette.testclient import TestClient
 
+from handlers.app import create_app
 from handlers.passwords import keyed_hash
+from handlers.settings import Settings
 from handlers.store import Store, fast
 from handlers.store import db as db_module
 from handlers.store.replay import MOST_READS, ReplayPool, _server_settings, connect_arguments
 from handlers.store.schema import users
 from handlers.store.users import _prepared
-from tests.conftest import reset
+from tests.conftest import ADMIN, reset
 
 ANY_TEXT = st.text(max_size=40)
 ANY_INT = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([0, 1, 2, -1, 2**63, 2**63 - 1]))
@@ -482,3 +485,25 @@ def test_a_connection_given_back_goes_to_a_waiting_caller_not_closed(
         assert second.terminated and len(opened) == 2 and pool._here().opened == 1
 
     asyncio.run(main())
+
+
+@pytest.mark.postgres
+def test_the_server_answers_authentication_and_get_handlers_ahead(
+    pg: Store,
+    settings: Settings,
+    app_cache: dict[tuple[int, Settings], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the app: basic auth and a handler's compiled read never take the connection
+    path; a handler with a Core read (the user's orgs) takes it for that read only."""
+    key = (id(pg), settings)
+    app = app_cache.setdefault(key, create_app(settings, store=pg))
+    with TestClient(app, base_url="http://testserver") as client:
+        client.auth = ADMIN
+        assert client.get("/api/user").status_code == 200  # hashes, touches: a thread
+        paths = Paths(pg, monkeypatch)
+        assert client.get("/api/user").json()["login"] == "admin"
+        assert client.get("/api/users/lookup?loginOrEmail=admin").json()["id"] == 1
+        assert paths.connection == 0
+        assert client.get("/api/user/orgs").json()[0]["orgId"] == 1
+        assert paths.connection == 1
