@@ -57,6 +57,7 @@ def _main(argv: Sequence[str] | None) -> None:
             GF_SECURITY_ADMIN_PASSWORD=settings.admin_password,
             USERAPI_VALIDATE_RESPONSES=str(settings.validate_responses),
             USERAPI_GRAFANA_VERSION=settings.grafana_version or "",
+            USERAPI_DATABASE_TRANSACTION_POOLING=str(settings.transaction_pooling),
         )
         serving()
         uvicorn.run(
@@ -71,8 +72,12 @@ def _main(argv: Sequence[str] | None) -> None:
         )
         return
     from handlers.app import create_app
+    from handlers.store.errors import StartupRefused
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StartupRefused as exc:
+        raise SystemExit(f"grafana-userapi: {exc}") from None
     print(
         f"grafana-userapi listening on http://{settings.http_addr}:{settings.http_port}"
         f" as Grafana {app_version(settings)} (database {settings.database_url})",

@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope
 
 from handlers import pages
 from handlers.deps import app_context
+from handlers.store.db import pooler_hint
 
 log = logging.getLogger("handlers")
 
@@ -244,6 +245,9 @@ def _unstorable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 
 def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    hint = pooler_hint(exc)
+    if hint is not None:
+        log.error("%s", hint)
     return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})
 
 

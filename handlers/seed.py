@@ -40,6 +40,7 @@ from handlers.passwords import encode_password, random_string
 from handlers.progress import Progress
 from handlers.settings import DEFAULT_DATABASE_URL
 from handlers.store import Store, open_store, paging, schema
+from handlers.store.errors import StartupRefused
 from handlers.store.rows import user_row
 
 CONSONANTS = "bdfghjklmnprstvz"
@@ -436,11 +437,13 @@ def seed(
     password: str = "password",
     progress: bool = True,
     stream: TextIO | None = None,
+    transaction_pooling: bool = False,
 ) -> SeedReport:
     """Seed `database_url` (migrated first); returns the row counts and per-stage seconds.
-    Progress goes to `stream` (stderr by default) unless `progress` is false."""
+    Progress goes to `stream` (stderr by default) unless `progress` is false;
+    `transaction_pooling`: the URL names a pooler in transaction mode (store/db.py)."""
     started = time.perf_counter()
-    store = open_store(database_url)
+    store = open_store(database_url, transaction_pooling=transaction_pooling)
     opened = time.perf_counter() - started
     stages = _Stages(Progress(stream, enabled=progress))
     try:
@@ -486,17 +489,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="SQLAlchemy URL")
     parser.add_argument("--password", default="password", help="every seeded user's password")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--transaction-pooling",
+        action="store_true",
+        help="the PostgreSQL URL is a pooler in transaction mode, e.g. PgBouncer",
+    )
     args = parser.parse_args(argv)
     if args.users < 0 or args.orgs < 0 or args.teams < 0:
         parser.error("counts must not be negative")
-    report = seed(
-        args.database_url,
-        users=args.users,
-        orgs=args.orgs,
-        teams=args.teams,
-        password=args.password,
-        progress=not args.no_progress,
-    )
+    try:
+        report = seed(
+            args.database_url,
+            users=args.users,
+            orgs=args.orgs,
+            teams=args.teams,
+            password=args.password,
+            progress=not args.no_progress,
+            transaction_pooling=args.transaction_pooling,
+        )
+    except StartupRefused as exc:
+        parser.exit(1, f"{parser.prog}: {exc}\n")
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.seconds.items())
     rate = report.users / report.total_seconds if report.total_seconds else 0.0
     sys.stderr.write(

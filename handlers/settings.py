@@ -66,6 +66,10 @@ class Settings:
     # max_idle_conn): with N workers, up to N times max_open_conn at once (store/db.py).
     max_open_conn: int = MAX_OPEN_CONNECTIONS
     max_idle_conn: int = MAX_IDLE_CONNECTIONS
+    # The PostgreSQL URL names a pooler that hands each transaction to any of its server
+    # connections (PgBouncer's pool_mode = transaction): no session state is relied on, so
+    # no prepared statements and no startup `options` (store/db.py). PostgreSQL only.
+    transaction_pooling: bool = False
     # `--fake`: an in-memory fake Grafana with control endpoints under /__fake (testing/),
     # seeded from `seed_file` when given.
     fake: bool = False
@@ -107,6 +111,7 @@ class Settings:
             sqlite_synchronous=get("USERAPI_SQLITE_SYNCHRONOUS", "FULL").upper(),
             max_open_conn=int(get("GF_DATABASE_MAX_OPEN_CONN", str(cls.max_open_conn))),
             max_idle_conn=int(get("GF_DATABASE_MAX_IDLE_CONN", str(cls.max_idle_conn))),
+            transaction_pooling=flag("USERAPI_DATABASE_TRANSACTION_POOLING", False),
             grafana_version=get("USERAPI_GRAFANA_VERSION", "") or None,
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
             validate_responses=flag("USERAPI_VALIDATE_RESPONSES", False),
@@ -137,6 +142,13 @@ class Settings:
             help="a line per request on stderr (GF_SERVER_ROUTER_LOGGING; off by default)",
         )
         parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+        parser.add_argument(
+            "--transaction-pooling",
+            action=argparse.BooleanOptionalAction,
+            default=self.transaction_pooling,
+            help="the PostgreSQL URL is a pooler in transaction mode, e.g. PgBouncer "
+            "(USERAPI_DATABASE_TRANSACTION_POOLING; off by default)",
+        )
         parser.add_argument(
             "--grafana-version",
             default=self.grafana_version,
@@ -173,6 +185,7 @@ class Settings:
             validate_responses=args.validate_responses,
             access_log=args.access_log,
             workers=args.workers,
+            transaction_pooling=args.transaction_pooling,
             grafana_version=args.grafana_version or None,
             fake=args.fake,
             seed_file=args.seed,

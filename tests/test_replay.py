@@ -275,6 +275,29 @@ def test_when_asyncpg_cannot_connect_the_connection_path_answers(
     assert [r.getMessage().count("unavailable") for r in caplog.records] == [1]
 
 
+@pytest.mark.postgres
+def test_connects_failing_together_warn_once(
+    pg: Store,
+    runner: asyncio.Runner,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Calls that all began connecting before the first connect failed: each answers
+    through the connection path, and the pause is said once, not once per call."""
+    paths = Paths(pg, monkeypatch)
+    broken = ReplayPool({"dsn": "postgresql://nobody@127.0.0.1:1/none"}, size=4, keep=1)
+    monkeypatch.setattr(pg.db, "replay", broken)
+
+    async def together() -> list[str]:
+        calls = [pg.db.on_loop(lambda: pg.find_user("admin").login, lazily=True) for _ in range(4)]
+        return list(await asyncio.gather(*calls))
+
+    with caplog.at_level(logging.WARNING, logger="handlers.store.replay"):
+        assert runner.run(together()) == ["admin"] * 4
+    assert paths.connection == 4
+    assert [r.getMessage().count("unavailable") for r in caplog.records] == [1]
+
+
 def _pid_and_pause(store: Store) -> fast.Prepared:
     return fast.Prepared(
         store.db.engine.dialect,

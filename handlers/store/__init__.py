@@ -76,17 +76,20 @@ def open_store(
     clock: Clock = SYSTEM,
     max_open: int = MAX_OPEN_CONNECTIONS,
     max_idle: int = MAX_IDLE_CONNECTIONS,
+    transaction_pooling: bool = False,
 ) -> Store:
     """Open (and migrate) the database at `url`; create Grafana's defaults on first start.
     `sqlite_synchronous`: SQLite's synchronous mode for a file database (see db.py);
     `clock`: the server's time (handlers/clock.py); `max_open`, `max_idle`: PostgreSQL
-    connections this process may hold (see db.py)."""
+    connections this process may hold; `transaction_pooling`: the URL names a pooler in
+    transaction mode (see db.py)."""
     db = Database(
         url,
         sqlite_synchronous=sqlite_synchronous,
         clock=clock,
         max_open=max_open,
         max_idle=max_idle,
+        transaction_pooling=transaction_pooling,
     )
     db.migrate()
     salt = random_string(10)

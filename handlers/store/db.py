@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from handlers.clock import SYSTEM, Clock
+from handlers.store.errors import StartupRefused
 from handlers.store.replay import (
     MOST_READS,
     ConnectionNeeded,
@@ -161,19 +162,32 @@ def _session_options(url: str) -> str:
 
 
 def _server_engines(
-    url: str, max_open: int, max_idle: int
-) -> tuple[Engine, AsyncEngine, ReplayPool]:
+    url: str, max_open: int, max_idle: int, *, transaction_pooling: bool = False
+) -> tuple[Engine, AsyncEngine, ReplayPool | None]:
     """PostgreSQL: the worker threads' engine (psycopg's blocking connections), the event
     loop's (psycopg's asyncio connections, in autocommit: reads only, each statement its
     own snapshot, as fast.raw_read reads there too) and the loop's asyncpg pool for reads
-    answered ahead (store/replay.py)."""
+    answered ahead (store/replay.py).
+
+    `transaction_pooling`: the URL names a pooler that may run each transaction on another
+    server connection (PgBouncer's transaction mode). A named prepared statement lives on
+    one server connection, so none is made: psycopg prepares none (it would after five
+    runs of a statement) and there is no asyncpg pool (asyncpg prepares every statement
+    under a name). No startup `options` either (PgBouncer refuses them): the URL's own
+    are passed as they are, and SESSION_SETTINGS are the pooler's to set."""
     from sqlalchemy.ext.asyncio import create_async_engine  # not imported on SQLite
 
     loop_pool, thread_pool = _pool_split(max_open, max_idle)
-    replay_pool, loop_pool = _replay_split(loop_pool)
-    options = _session_options(url)
-    named = {"connect_args": {"application_name": APPLICATION_NAME, "options": options}}
-    replay = ReplayPool(connect_arguments(url, APPLICATION_NAME, options), **replay_pool)
+    named: dict[str, Any]
+    replay: ReplayPool | None
+    if transaction_pooling:
+        named = {"connect_args": {"application_name": APPLICATION_NAME, "prepare_threshold": None}}
+        replay = None
+    else:
+        replay_pool, loop_pool = _replay_split(loop_pool)
+        options = _session_options(url)
+        named = {"connect_args": {"application_name": APPLICATION_NAME, "options": options}}
+        replay = ReplayPool(connect_arguments(url, APPLICATION_NAME, options), **replay_pool)
     threads = create_engine(url, **thread_pool, **named)
     # Autocommit and reads only: a returned connection holds no transaction to roll back,
     # so the pool skips its reset (an awaited no-op rollback: half of a checkout's cost).
@@ -279,6 +293,53 @@ _HELD: ContextVar[tuple[Database, _Borrowed | Replay | None] | None] = ContextVa
 )
 
 
+# What PostgreSQL's wire protocol says when a server, or rather a pooler before it (PgBouncer
+# takes only a few startup parameters), refuses a connection's startup parameter.
+_REFUSED_PARAMETER = re.compile(r"unsupported startup parameter:? *(\w+)")
+
+
+@contextlib.contextmanager
+def _startup_refusals(db: Database) -> Iterator[None]:
+    """A connection refused for its startup parameters becomes StartupRefused, saying
+    what to change: the first connections are made here, at start."""
+    try:
+        yield
+    except DBAPIError as exc:
+        found = _REFUSED_PARAMETER.search(str(exc.orig))
+        if found is None:
+            raise
+        where = make_url(db.url)
+        name = found.group(1)
+        if db.transaction_pooling or name != "options":
+            advice = f"take {name} out of the database URL"
+        else:
+            advice = (
+                "if it is a pooler in transaction mode (PgBouncer's pool_mode = transaction), "
+                "serve with --transaction-pooling (USERAPI_DATABASE_TRANSACTION_POOLING=true)"
+            )
+        raise StartupRefused(
+            f"the database at {where.host}:{where.port or 5432} refused the connection's "
+            f"startup parameter {name!r}; {advice}"
+        ) from exc
+
+
+# SQLSTATEs of a prepared statement that its server connection does not have, or has
+# already: what a pooler moving a session's statements between server connections causes.
+_PREPARED_ELSEWHERE = {"26000", "42P05"}
+
+
+def pooler_hint(exc: BaseException) -> str | None:
+    """What to change when `exc` shows prepared statements lost between server connections
+    (a pooler in transaction mode the server was not told of); None otherwise."""
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) not in _PREPARED_ELSEWHERE:
+        return None
+    return (
+        "prepared statements are lost between server connections: if the database URL "
+        "names a pooler in transaction mode (PgBouncer's pool_mode = transaction), serve "
+        "with --transaction-pooling (USERAPI_DATABASE_TRANSACTION_POOLING=true)"
+    )
+
+
 class Database:
     """Owns the engine; every store method runs in one short transaction from here."""
 
@@ -290,8 +351,10 @@ class Database:
         clock: Clock = SYSTEM,
         max_open: int = MAX_OPEN_CONNECTIONS,
         max_idle: int = MAX_IDLE_CONNECTIONS,
+        transaction_pooling: bool = False,
     ) -> None:
         self.url = url
+        self.transaction_pooling = transaction_pooling
         # The server's one source of time (handlers/clock.py): rows, ages, expiries.
         self.clock = clock
         # On PostgreSQL a second engine serves reads on the event loop (on_loop).
@@ -302,7 +365,7 @@ class Database:
             self.engine = make_engine(url, sqlite_synchronous)
         else:
             self.engine, self.loop_engine, self.replay = _server_engines(
-                server_url(url), max_open, max_idle
+                server_url(url), max_open, max_idle, transaction_pooling=transaction_pooling
             )
         self.dialect = self.engine.dialect.name
         # Whether search can use SQLite's FTS5 trigram table; found once, after migrating.
@@ -424,6 +487,10 @@ class Database:
 
         A database already at the newest revision (every start but the first) is recognised
         without alembic, whose import and script loading cost a good part of start-up."""
+        with _startup_refusals(self):
+            self._migrate(revision)
+
+    def _migrate(self, revision: str) -> None:
         if revision != "head" or not self._at_head():
             from alembic import command
             from alembic.config import Config

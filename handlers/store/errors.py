@@ -7,6 +7,11 @@ class StoreError(Exception):
     """Base of every domain error."""
 
 
+class StartupRefused(StoreError):
+    """The database server (or a pooler before it) refused to connect with the server's
+    startup parameters: the message says what to change."""
+
+
 class UserNotFound(StoreError, LookupError):
     pass
 

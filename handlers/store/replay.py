@@ -278,7 +278,10 @@ class ReplayPool:
                 return
 
     def failed(self, error: BaseException) -> None:
-        """No connection could be opened: the connection path for a while."""
+        """No connection could be opened: the connection path for a while (said once:
+        connects begun before the first failure may fail after it)."""
+        if time.monotonic() < self._retry_at:
+            return
         self._retry_at = time.monotonic() + RETRY_AFTER_SECONDS
         _log.warning(
             "PostgreSQL reads ahead (asyncpg) unavailable for %.0f s: %s",

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -44,9 +44,15 @@ class ServerProcess:
     """One `python -m handlers` process; `start()` may be called again after a kill."""
 
     def __init__(
-        self, database_url: str, log_path: Path, env: Mapping[str, str] = {}, workers: int = 1
+        self,
+        database_url: str,
+        log_path: Path,
+        env: Mapping[str, str] = {},
+        workers: int = 1,
+        args: Sequence[str] = (),
     ) -> None:
         self.database_url = database_url
+        self.args = list(args)
         self.log_path = log_path
         self.env = clean_environment(env)
         self.workers = workers
@@ -69,6 +75,7 @@ class ServerProcess:
         started = time.monotonic()
         command = [sys.executable, "-m", "handlers", "--port", str(self.port)]
         command += ["--database-url", self.database_url, "--workers", str(self.workers)]
+        command += self.args
         with self.log_path.open("ab") as log:
             self.log_offset = log.tell()
             log.write(f"--- start {self.starts + 1}: {' '.join(command[1:])}\n".encode())
