@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from handlers.settings import Settings
 from handlers.store.db import _server_engines, pooler_hint
@@ -199,3 +199,22 @@ def test_only_prepared_statement_errors_get_the_hint() -> None:
     assert pooler_hint(Wrapped("42P05")) is not None  # duplicate_prepared_statement
     assert pooler_hint(Wrapped("23505")) is None
     assert pooler_hint(ValueError("no driver error")) is None
+
+
+def test_the_seed_command_takes_the_setting_too(pgbouncer: str, database: str) -> None:
+    """`python -m handlers.seed` through PgBouncer: it says what to set, then seeds."""
+    seed = [sys.executable, "-m", "handlers.seed", "--users", "30", "--no-progress"]
+    seed += ["--database-url", pgbouncer]
+    refused = subprocess.run(seed, env=clean_environment(), capture_output=True, text=True)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert all(words in refused.stderr for words in SETTING_WORDS), refused.stderr
+    done = subprocess.run(
+        [*seed, "--transaction-pooling"], env=clean_environment(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 31
+    finally:
+        engine.dispose()
