@@ -40,7 +40,10 @@ def _main(argv: Sequence[str] | None) -> None:
     from handlers.protocol import HTTP_PROTOCOL
     from handlers.settings import Settings
 
-    settings = Settings.from_env().with_args(argv)
+    try:
+        settings = Settings.from_env().with_args(argv)
+    except ValueError as exc:  # a setting that says nothing the server can use
+        raise SystemExit(f"grafana-userapi: {exc}") from None
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; exiting 0 from
     # here tells a supervisor the shutdown was clean.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -80,7 +83,7 @@ def _main(argv: Sequence[str] | None) -> None:
         raise SystemExit(f"grafana-userapi: {exc}") from None
     print(
         f"grafana-userapi listening on http://{settings.http_addr}:{settings.http_port}"
-        f" as Grafana {app_version(settings)} (database {settings.database_url})",
+        f" as Grafana {app_version(settings)} (database {shown(settings.database_url)})",
         file=sys.stderr,
     )
     _run(app, settings, HTTP_PROTOCOL, grace=10)
@@ -127,6 +130,13 @@ def _run(app: Any, settings: Settings, protocol: Any, *, grace: int) -> None:
         # uvicorn need not import a WebSocket implementation at start (~15 ms).
         ws="none",
     )
+
+
+def shown(url: str) -> str:
+    """A database URL for the log: its password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def app_version(settings: Settings) -> str:

@@ -4,13 +4,88 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
 
 import contract
 from handlers.store.db import MAX_IDLE_CONNECTIONS, MAX_OPEN_CONNECTIONS
 
 DEFAULT_DATABASE_URL = "sqlite:///grafana-userapi.db"
+# Grafana's [database] keys for PostgreSQL's TLS, and the libpq parameters they become.
+POSTGRES_TLS = {
+    "GF_DATABASE_SSL_MODE": "sslmode",
+    "GF_DATABASE_CA_CERT_PATH": "sslrootcert",
+    "GF_DATABASE_CLIENT_CERT_PATH": "sslcert",
+    "GF_DATABASE_CLIENT_KEY_PATH": "sslkey",
+    "GF_DATABASE_SSL_SNI": "sslsni",
+}
+
+
+def database_url(environ: Mapping[str, str]) -> str:
+    """The SQLAlchemy URL Grafana's [database] settings describe, as Grafana reads them:
+    `GF_DATABASE_URL` when set (Grafana's `postgres://user:secret@host:port/name` or any
+    SQLAlchemy URL), else `GF_DATABASE_TYPE` (`postgres` or `sqlite3`) with `_HOST`
+    (`host`, `host:port` or a socket folder), `_PORT`, `_NAME`, `_USER`, `_PASSWORD`, or
+    `_PATH` (relative to `GF_PATHS_DATA`, as in Grafana). PostgreSQL's TLS settings
+    (POSTGRES_TLS) apply to either form, the URL's own parameters first. Neither set: the
+    server's own SQLite file. Raises ValueError for MySQL or an unknown type."""
+    given = environ.get("GF_DATABASE_URL", "")
+    if given:
+        kind = make_url(given).drivername.partition("+")[0]
+    else:
+        kind = environ.get("GF_DATABASE_TYPE", "")
+    if not kind:
+        return DEFAULT_DATABASE_URL
+    if kind == "sqlite" and given:
+        return given  # SQLAlchemy's own form
+    if kind in {"sqlite3", "sqlite"}:  # Grafana's: a file under its data folder
+        path = Path(environ.get("GF_DATABASE_PATH", "") or "grafana.db")
+        if not path.is_absolute():
+            path = Path(environ.get("GF_PATHS_DATA", "") or "data") / path
+        return f"sqlite:///{path}"
+    if kind == "mysql":
+        raise ValueError("MySQL is not supported: serve on PostgreSQL or SQLite")
+    if kind not in {"postgres", "postgresql"}:
+        raise ValueError(f"unknown database type: {kind} (postgres or sqlite3)")
+    url = make_url(given) if given else _postgres_fields(environ)
+    if kind == "postgres":  # Grafana's scheme; SQLAlchemy's dialect is postgresql
+        url = url.set(drivername="postgresql")
+    tls = {key: environ[name] for name, key in POSTGRES_TLS.items() if environ.get(name)}
+    url = url.update_query_dict({k: v for k, v in tls.items() if k not in url.query})
+    return url.render_as_string(hide_password=False)
+
+
+def _postgres_fields(environ: Mapping[str, str]) -> URL:
+    """GF_DATABASE_HOST and the rest as a URL; a host beginning with / is a socket folder."""
+    host, port = (
+        environ.get("GF_DATABASE_HOST", "") or "127.0.0.1",
+        environ.get("GF_DATABASE_PORT", ""),
+    )
+    query: dict[str, str] = {}
+    if host.startswith("/"):
+        # The port names the socket file: a parameter beside the folder (asyncpg does not
+        # take a port without a host in the URL's address).
+        host, query = "", {"host": host, **({"port": port} if port else {})}
+        port = ""
+    else:
+        found = re.fullmatch(r"\[(.*)\](?::(\d*))?|([^:]*)(?::(\d*))?", host)
+        if found is None:
+            raise ValueError(f"invalid database host: {host!r} (host, host:port or [ipv6]:port)")
+        host = found.group(1) or found.group(3) or "127.0.0.1"
+        port = found.group(2) or found.group(4) or port
+    return URL.create(
+        "postgresql",
+        username=environ.get("GF_DATABASE_USER") or None,
+        password=environ.get("GF_DATABASE_PASSWORD") or None,
+        host=host or None,
+        port=int(port) if port else None,
+        database=environ.get("GF_DATABASE_NAME") or None,
+        query=query,
+    )
 
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -88,7 +163,7 @@ class Settings:
         return cls(
             http_addr=get("GF_SERVER_HTTP_ADDR", cls.http_addr) or "0.0.0.0",
             http_port=int(get("GF_SERVER_HTTP_PORT", str(cls.http_port))),
-            database_url=get("GF_DATABASE_URL", cls.database_url),
+            database_url=database_url(environ),
             admin_user=get("GF_SECURITY_ADMIN_USER", cls.admin_user),
             admin_password=get("GF_SECURITY_ADMIN_PASSWORD", cls.admin_password),
             admin_email=get("GF_SECURITY_ADMIN_EMAIL", cls.admin_email),

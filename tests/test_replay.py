@@ -418,6 +418,9 @@ def test_libpq_options_become_server_settings() -> None:
         "dsn": "postgresql://u:p%40ss@h:5433/db?sslmode=disable",
         "server_settings": {"application_name": "app", "a": "1", "jit": "off"},
     }
+    # A socket folder with the port in the address: asyncpg takes the port as a parameter.
+    socket = connect_arguments("postgresql://u@:5433/db?host=%2Frun%2Fpg", "app", "")
+    assert socket["dsn"] == "postgresql://u@/db?host=%2Frun%2Fpg&port=5433"
 
 
 @pytest.mark.parametrize(

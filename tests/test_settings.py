@@ -55,3 +55,107 @@ def test_sqlite_syncs_every_commit_unless_the_environment_says_otherwise() -> No
     assert Settings.from_env({}).sqlite_synchronous == "FULL"
     normal = Settings.from_env({"USERAPI_SQLITE_SYNCHRONOUS": "normal"})
     assert normal.sqlite_synchronous == "NORMAL"
+
+
+# Grafana's [database] settings (pkg/services/sqlstore/database_config.go reads them: the url
+# when set, else type, host, name, user, password; ssl_mode and the certificate paths for
+# PostgreSQL either way; a sqlite3 path relative to the data folder).
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "sqlite:///grafana-userapi.db"),
+        ({"GF_DATABASE_URL": "sqlite:///mine.db"}, "sqlite:///mine.db"),
+        # Grafana's own URL scheme, `postgres`; the URL wins over the fields
+        (
+            {"GF_DATABASE_URL": "postgres://u:p%40ss@db:5433/graf", "GF_DATABASE_TYPE": "sqlite3"},
+            "postgresql://u:p%40ss@db:5433/graf",
+        ),
+        ({"GF_DATABASE_URL": "postgresql+psycopg://a@b/c"}, "postgresql+psycopg://a@b/c"),
+        (
+            {
+                "GF_DATABASE_TYPE": "postgres",
+                "GF_DATABASE_HOST": "db:5432",
+                "GF_DATABASE_NAME": "grafana",
+                "GF_DATABASE_USER": "grafana",
+                "GF_DATABASE_PASSWORD": "p@ss:w/rd#;",
+            },
+            "postgresql://grafana:p%40ss%3Aw%2Frd%23%3B@db:5432/grafana",
+        ),
+        ({"GF_DATABASE_TYPE": "postgres"}, "postgresql://127.0.0.1"),
+        (
+            {"GF_DATABASE_TYPE": "postgres", "GF_DATABASE_HOST": "[::1]:6000"},
+            "postgresql://[::1]:6000",
+        ),
+        (
+            {"GF_DATABASE_TYPE": "postgres", "GF_DATABASE_HOST": "db", "GF_DATABASE_PORT": "7000"},
+            "postgresql://db:7000",
+        ),
+        (
+            {
+                "GF_DATABASE_TYPE": "postgres",
+                "GF_DATABASE_HOST": "/run/pg",
+                "GF_DATABASE_NAME": "g",
+            },
+            "postgresql:///g?host=%2Frun%2Fpg",
+        ),
+        (
+            {
+                "GF_DATABASE_TYPE": "postgres",
+                "GF_DATABASE_HOST": "/run/pg",
+                "GF_DATABASE_PORT": "5",
+            },
+            "postgresql://?host=%2Frun%2Fpg&port=5",
+        ),
+        # TLS: the URL's own parameter first, Grafana's keys after
+        (
+            {
+                "GF_DATABASE_URL": "postgres://u@db/g?sslmode=disable",
+                "GF_DATABASE_SSL_MODE": "verify-full",
+                "GF_DATABASE_CA_CERT_PATH": "/ca.pem",
+            },
+            "postgresql://u@db/g?sslmode=disable&sslrootcert=%2Fca.pem",
+        ),
+        (
+            {
+                "GF_DATABASE_TYPE": "postgres",
+                "GF_DATABASE_HOST": "db",
+                "GF_DATABASE_SSL_MODE": "require",
+                "GF_DATABASE_CLIENT_CERT_PATH": "/c.pem",
+                "GF_DATABASE_CLIENT_KEY_PATH": "/k.pem",
+            },
+            "postgresql://db?sslcert=%2Fc.pem&sslkey=%2Fk.pem&sslmode=require",
+        ),
+        ({"GF_DATABASE_TYPE": "sqlite3"}, "sqlite:///data/grafana.db"),
+        (
+            {"GF_DATABASE_TYPE": "sqlite3", "GF_PATHS_DATA": "/var/lib/grafana"},
+            "sqlite:////var/lib/grafana/grafana.db",
+        ),
+        ({"GF_DATABASE_TYPE": "sqlite3", "GF_DATABASE_PATH": "/srv/g.db"}, "sqlite:////srv/g.db"),
+    ],
+)
+def test_the_database_comes_from_grafanas_database_settings(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert Settings.from_env(environ).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"GF_DATABASE_TYPE": "mysql"}, "MySQL is not supported"),
+        ({"GF_DATABASE_URL": "mysql://u:p@db/grafana"}, "MySQL is not supported"),
+        ({"GF_DATABASE_TYPE": "mssql"}, "unknown database type: mssql"),
+        ({"GF_DATABASE_TYPE": "postgres", "GF_DATABASE_HOST": "a:b:c"}, "invalid database host"),
+    ],
+)
+def test_a_database_the_server_cannot_use_is_refused_by_name(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environ)
+
+
+def test_the_command_line_url_wins_over_grafanas_settings() -> None:
+    environ = {"GF_DATABASE_TYPE": "postgres", "GF_DATABASE_HOST": "db"}
+    settings = Settings.from_env(environ).with_args(["--database-url", "sqlite://"])
+    assert settings.database_url == "sqlite://"

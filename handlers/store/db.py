@@ -227,6 +227,9 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
     # default 5 (+10 overflow) every busy moment opened and closed connections, each paying
     # the PRAGMAs and a schema parse (measured: 680 connects in 2,000 requests).
     pool = {} if memory else {"pool_size": 16, "max_overflow": 24}
+    path = make_url(url).database
+    if not memory and path and not path.startswith("file:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # as Grafana makes its data folder
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},

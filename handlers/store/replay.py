@@ -128,6 +128,11 @@ def connect_arguments(url: str, application_name: str, options: str) -> dict[str
     with the server's session settings: db.py) as server settings."""
     parsed = make_url(url)
     query = {k: v for k, v in parsed.query.items() if k != "options"}
+    if parsed.host is None and parsed.port is not None:
+        # A socket folder (`?host=/run/postgresql`) with its port in the address: asyncpg
+        # reads such a port only as a parameter.
+        query.setdefault("port", str(parsed.port))
+        parsed = parsed._replace(port=None)  # (set() takes None as "unchanged")
     dsn = parsed.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
     settings = {"application_name": application_name, **_server_settings(options)}
     return {"dsn": dsn, "server_settings": settings}

@@ -45,7 +45,7 @@ class ServerProcess:
 
     def __init__(
         self,
-        database_url: str,
+        database_url: str | None,
         log_path: Path,
         env: Mapping[str, str] = {},
         workers: int = 1,
@@ -74,7 +74,9 @@ class ServerProcess:
         """Spawn the server and wait for GET /api/health to answer 200; returns the seconds."""
         started = time.monotonic()
         command = [sys.executable, "-m", "handlers", "--port", str(self.port)]
-        command += ["--database-url", self.database_url, "--workers", str(self.workers)]
+        if self.database_url is not None:  # (None: the environment's GF_DATABASE_* say)
+            command += ["--database-url", self.database_url]
+        command += ["--workers", str(self.workers)]
         command += self.args
         with self.log_path.open("ab") as log:
             self.log_offset = log.tell()
