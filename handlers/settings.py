@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 import contract
 from handlers.store.db import MAX_IDLE_CONNECTIONS, MAX_OPEN_CONNECTIONS
@@ -26,7 +27,8 @@ POSTGRES_TLS = {
 
 
 def database_url(environ: Mapping[str, str]) -> str:
-    """The SQLAlchemy URL Grafana's [database] settings describe, as Grafana reads them:
+    """The SQLAlchemy URL Grafana's [database] settings describe, as Grafana reads them
+    (pkg/services/sqlstore/database_config.go):
     `GF_DATABASE_URL` when set (Grafana's `postgres://user:secret@host:port/name` or any
     SQLAlchemy URL), else `GF_DATABASE_TYPE` (`postgres` or `sqlite3`) with `_HOST`
     (`host`, `host:port` or a socket folder), `_PORT`, `_NAME`, `_USER`, `_PASSWORD`, or
@@ -35,7 +37,10 @@ def database_url(environ: Mapping[str, str]) -> str:
     server's own SQLite file. Raises ValueError for MySQL or an unknown type."""
     given = environ.get("GF_DATABASE_URL", "")
     if given:
-        kind = make_url(given).drivername.partition("+")[0]
+        try:
+            kind = make_url(given).drivername.partition("+")[0]
+        except ArgumentError:
+            raise ValueError("GF_DATABASE_URL is no database URL (scheme://...)") from None
     else:
         kind = environ.get("GF_DATABASE_TYPE", "")
     if not kind:
@@ -61,10 +66,8 @@ def database_url(environ: Mapping[str, str]) -> str:
 
 def _postgres_fields(environ: Mapping[str, str]) -> URL:
     """GF_DATABASE_HOST and the rest as a URL; a host beginning with / is a socket folder."""
-    host, port = (
-        environ.get("GF_DATABASE_HOST", "") or "127.0.0.1",
-        environ.get("GF_DATABASE_PORT", ""),
-    )
+    host = environ.get("GF_DATABASE_HOST", "") or "127.0.0.1"
+    port = environ.get("GF_DATABASE_PORT", "")  # (newer Grafana: appended to the host)
     query: dict[str, str] = {}
     if host.startswith("/"):
         # The port names the socket file: a parameter beside the folder (asyncpg does not

@@ -145,6 +145,7 @@ def test_the_database_comes_from_grafanas_database_settings(
         ({"GF_DATABASE_TYPE": "mysql"}, "MySQL is not supported"),
         ({"GF_DATABASE_URL": "mysql://u:p@db/grafana"}, "MySQL is not supported"),
         ({"GF_DATABASE_TYPE": "mssql"}, "unknown database type: mssql"),
+        ({"GF_DATABASE_URL": "db-host:5432"}, "GF_DATABASE_URL is no database URL"),
         ({"GF_DATABASE_TYPE": "postgres", "GF_DATABASE_HOST": "a:b:c"}, "invalid database host"),
     ],
 )

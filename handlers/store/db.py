@@ -296,8 +296,8 @@ _HELD: ContextVar[tuple[Database, _Borrowed | Replay | None] | None] = ContextVa
 )
 
 
-# What PostgreSQL's wire protocol says when a server, or rather a pooler before it (PgBouncer
-# takes only a few startup parameters), refuses a connection's startup parameter.
+# What PgBouncer answers when it refuses a connection's startup parameter (it takes only a
+# few: application_name, client_encoding, DateStyle, TimeZone and the like).
 _REFUSED_PARAMETER = re.compile(r"unsupported startup parameter:? *(\w+)")
 
 
