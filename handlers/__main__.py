@@ -63,6 +63,7 @@ def _main(argv: Sequence[str] | None) -> None:
             USERAPI_DATABASE_TRANSACTION_POOLING=str(settings.transaction_pooling),
         )
         serving()
+        certificate, key = settings.tls()
         uvicorn.run(
             f"{__package__}.app:create_app_from_env",
             factory=True,
@@ -72,6 +73,8 @@ def _main(argv: Sequence[str] | None) -> None:
             access_log=settings.access_log,
             http=HTTP_PROTOCOL,
             ws="none",  # see _run
+            ssl_certfile=certificate,
+            ssl_keyfile=key,
         )
         return
     from handlers.app import create_app
@@ -82,7 +85,8 @@ def _main(argv: Sequence[str] | None) -> None:
     except StartupRefused as exc:
         raise SystemExit(f"grafana-userapi: {exc}") from None
     print(
-        f"grafana-userapi listening on http://{settings.http_addr}:{settings.http_port}"
+        f"grafana-userapi listening on {settings.scheme}://{settings.http_addr}:"
+        f"{settings.http_port}"
         f" as Grafana {app_version(settings)} (database {shown(settings.database_url)})",
         file=sys.stderr,
     )
@@ -107,7 +111,7 @@ def serve_fake(settings: Settings) -> None:
             raise SystemExit(f"grafana-userapi: {exc}") from None
         fake.keep_as_start()
     print(
-        f"grafana-userapi: a fake Grafana {fake.version} on http://{settings.http_addr}:"
+        f"grafana-userapi: a fake Grafana {fake.version} on {settings.scheme}://{settings.http_addr}:"
         f"{settings.http_port} (in memory; control endpoints under /__fake)",
         file=sys.stderr,
     )
@@ -119,6 +123,7 @@ def _run(app: Any, settings: Settings, protocol: Any, *, grace: int) -> None:
     import uvicorn
 
     serving()
+    certificate, key = settings.tls()
     uvicorn.run(
         app,
         host=settings.http_addr,
@@ -129,6 +134,8 @@ def _run(app: Any, settings: Settings, protocol: Any, *, grace: int) -> None:
         # Both protocols ignore an Upgrade header, as Go does (handlers/protocol.py), so
         # uvicorn need not import a WebSocket implementation at start (~15 ms).
         ws="none",
+        ssl_certfile=certificate,
+        ssl_keyfile=key,
     )
 
 

@@ -91,6 +91,9 @@ def _postgres_fields(environ: Mapping[str, str]) -> URL:
     )
 
 
+# Grafana's [server] protocols this server speaks (Grafana also has h2, socket, socket_h2).
+SERVED_PROTOCOLS = ("http", "https")
+
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -112,6 +115,10 @@ class Settings:
 
     http_addr: str = "127.0.0.1"
     http_port: int = 3000
+    # Grafana's [server] protocol: "http", or "https" with cert_file and cert_key (PEM).
+    protocol: str = "http"
+    cert_file: str = ""
+    cert_key: str = ""
     database_url: str = DEFAULT_DATABASE_URL
     admin_user: str = "admin"
     admin_password: str = "admin"
@@ -166,6 +173,9 @@ class Settings:
         return cls(
             http_addr=get("GF_SERVER_HTTP_ADDR", cls.http_addr) or "0.0.0.0",
             http_port=int(get("GF_SERVER_HTTP_PORT", str(cls.http_port))),
+            protocol=get("GF_SERVER_PROTOCOL", cls.protocol).strip().lower() or cls.protocol,
+            cert_file=get("GF_SERVER_CERT_FILE", ""),
+            cert_key=get("GF_SERVER_CERT_KEY", ""),
             database_url=database_url(environ),
             admin_user=get("GF_SECURITY_ADMIN_USER", cls.admin_user),
             admin_password=get("GF_SECURITY_ADMIN_PASSWORD", cls.admin_password),
@@ -204,6 +214,14 @@ class Settings:
         )
         parser.add_argument("--host", default=self.http_addr, help="address to bind")
         parser.add_argument("--port", type=int, default=self.http_port, help="port to bind")
+        parser.add_argument(
+            "--protocol",
+            choices=SERVED_PROTOCOLS,
+            default=self.protocol if self.protocol in SERVED_PROTOCOLS else None,
+            help="http, or https with --cert-file and --cert-key (GF_SERVER_PROTOCOL)",
+        )
+        parser.add_argument("--cert-file", default=self.cert_file, help="TLS certificate (PEM)")
+        parser.add_argument("--cert-key", default=self.cert_key, help="its private key (PEM)")
         parser.add_argument("--database-url", default=self.database_url, help="SQLAlchemy URL")
         parser.add_argument("--admin-user", default=self.admin_user)
         parser.add_argument("--admin-password", default=self.admin_password)
@@ -253,10 +271,13 @@ class Settings:
                 contract.load().versions.resolve(args.grafana_version)
             except ValueError as exc:
                 parser.error(str(exc))
-        return replace(
+        served = replace(
             self,
             http_addr=args.host,
             http_port=args.port,
+            protocol=args.protocol or self.protocol,
+            cert_file=args.cert_file,
+            cert_key=args.cert_key,
             database_url=args.database_url,
             admin_user=args.admin_user,
             admin_password=args.admin_password,
@@ -268,3 +289,36 @@ class Settings:
             fake=args.fake,
             seed_file=args.seed,
         )
+        served.check_serving()
+        return served
+
+    def check_serving(self) -> None:
+        """Raise ValueError, saying what to set, unless the server can listen as asked."""
+        if self.protocol not in SERVED_PROTOCOLS:
+            raise ValueError(
+                f"server protocol {self.protocol!r} is not served: http or https"
+                " (GF_SERVER_PROTOCOL, --protocol)"
+            )
+        if self.protocol != "https":
+            return
+        if not (self.cert_file and self.cert_key):
+            raise ValueError(
+                "https needs a certificate and its key: GF_SERVER_CERT_FILE and"
+                " GF_SERVER_CERT_KEY (--cert-file, --cert-key)"
+            )
+        for name, path in (
+            ("GF_SERVER_CERT_FILE", self.cert_file),
+            ("GF_SERVER_CERT_KEY", self.cert_key),
+        ):
+            if not os.path.isfile(path):
+                raise ValueError(f"no such file: {path} ({name})")
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.protocol == "https" else "http"
+
+    def tls(self) -> tuple[str | None, str | None]:
+        """The certificate and key files to serve with (None for http)."""
+        if self.protocol != "https":
+            return None, None
+        return self.cert_file, self.cert_key

@@ -3,6 +3,8 @@ command-line flags on top."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from handlers.settings import Settings
@@ -160,3 +162,20 @@ def test_the_command_line_url_wins_over_grafanas_settings() -> None:
     environ = {"GF_DATABASE_TYPE": "postgres", "GF_DATABASE_HOST": "db"}
     settings = Settings.from_env(environ).with_args(["--database-url", "sqlite://"])
     assert settings.database_url == "sqlite://"
+
+
+def test_https_comes_from_grafanas_server_settings_and_the_command_line(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("pem")
+    key.write_text("pem")
+    environ = {"GF_SERVER_PROTOCOL": "HTTPS", "GF_SERVER_CERT_FILE": str(cert)}
+    served = Settings.from_env({**environ, "GF_SERVER_CERT_KEY": str(key)}).with_args([])
+    assert (served.scheme, served.tls()) == ("https", (str(cert), str(key)))
+    plain = Settings.from_env({}).with_args([])
+    assert (plain.scheme, plain.tls()) == ("http", (None, None))
+    flags = ["--protocol", "https", "--cert-file", str(cert), "--cert-key", str(key)]
+    assert Settings.from_env({}).with_args(flags).tls() == (str(cert), str(key))
+    back = Settings.from_env({**environ, "GF_SERVER_CERT_KEY": str(key)})
+    assert back.with_args(["--protocol", "http"]).tls() == (None, None)
+    with pytest.raises(ValueError, match="https needs a certificate and its key"):
+        Settings.from_env(environ).with_args([])
