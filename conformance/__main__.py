@@ -6,6 +6,7 @@ Exit status: 0 the server conforms, 1 deviations were found, 2 usage or set-up e
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         f"locks a login, and with IP protection the address, at {logins.GRAFANA_LIMIT} in 5 "
         "minutes)",
     )
+    parser.add_argument(
+        "--ca-cert",
+        type=Path,
+        metavar="PEM",
+        help="trust this certificate authority for an https target (a private CA or a "
+        "self-signed Grafana): sets SSL_CERT_FILE and REQUESTS_CA_BUNDLE for the run",
+    )
     parser.add_argument("-k", dest="keyword", help="pytest -k expression to select tests")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per test")
@@ -129,6 +137,22 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.exitfirst:
         found.append("-x")
     return found
+
+
+def trust(ca_cert: Path | None) -> str | None:
+    """Make both HTTP libraries of the run (httpx: SSL_CERT_FILE; requests, under
+    schemathesis: REQUESTS_CA_BUNDLE) trust `ca_cert`, or the one of the two variables
+    set, so they never disagree about a certificate. Returns why not, if it cannot."""
+    if ca_cert is not None:
+        if not ca_cert.is_file():
+            return f"--ca-cert: no such file: {ca_cert}"
+        os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(ca_cert.resolve())
+        return None
+    given = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
+    if given:
+        os.environ.setdefault("SSL_CERT_FILE", given)
+        os.environ.setdefault("REQUESTS_CA_BUNDLE", given)
+    return None
 
 
 def reachable(base_url: str) -> str | None:
@@ -180,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "never defaulted for a real server)",
             file=sys.stderr,
         )
+        return 2
+    if problem := trust(args.ca_cert):
+        print(f"conformance: {problem}", file=sys.stderr)
         return 2
     if args.base_url and (problem := reachable(args.base_url)):
         print(f"conformance: {problem}", file=sys.stderr)

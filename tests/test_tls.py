@@ -121,3 +121,31 @@ def test_a_protocol_the_server_cannot_serve_stops_it_at_start(
     )
     assert done.returncode == 1
     assert f"grafana-userapi: {said}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_conformance_suite_tests_an_https_server_trusting_its_certificate(
+    certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`--ca-cert` makes both of the suite's HTTP libraries trust a self-signed target;
+    without it, the run stops before testing, saying why."""
+    cert, key = certificate
+    env = {"GF_SERVER_PROTOCOL": "https", "GF_SERVER_CERT_FILE": str(cert)}
+    env["GF_SERVER_CERT_KEY"] = str(key)
+    with serving(["--database-url", "sqlite://"], env, cert, tmp_path / "server.log") as base:
+        suite = [sys.executable, "-m", "conformance", "--base-url", base, "--admin-auth"]
+        suite += ["admin:admin", "--profile", "smoke", "--operation", "getSignedInUser"]
+        suite += ["--report-dir", str(tmp_path / "report")]
+        untrusted = subprocess.run(
+            suite, env=clean_environment(), capture_output=True, text=True, timeout=300
+        )
+        assert untrusted.returncode == 2, untrusted.stdout + untrusted.stderr
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        trusted = subprocess.run(
+            [*suite, "--ca-cert", str(cert)],
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert trusted.returncode == 0, trusted.stdout[-3000:] + trusted.stderr[-3000:]
+    assert "the server conforms" in trusted.stdout
