@@ -6,7 +6,6 @@ Exit status: 0 the server conforms, 1 deviations were found, 2 usage or set-up e
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,23 +135,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         found += ["-k", args.keyword]
     if args.exitfirst:
         found.append("-x")
+    if args.ca_cert:
+        found.append(f"--ca-cert={args.ca_cert}")
     return found
-
-
-def trust(ca_cert: Path | None) -> str | None:
-    """Make both HTTP libraries of the run (httpx: SSL_CERT_FILE; requests, under
-    schemathesis: REQUESTS_CA_BUNDLE) trust `ca_cert`, or the one of the two variables
-    set, so they never disagree about a certificate. Returns why not, if it cannot."""
-    if ca_cert is not None:
-        if not ca_cert.is_file():
-            return f"--ca-cert: no such file: {ca_cert}"
-        os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(ca_cert.resolve())
-        return None
-    given = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
-    if given:
-        os.environ.setdefault("SSL_CERT_FILE", given)
-        os.environ.setdefault("REQUESTS_CA_BUNDLE", given)
-    return None
 
 
 def reachable(base_url: str) -> str | None:
@@ -205,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if problem := trust(args.ca_cert):
+    if problem := options.trust(str(args.ca_cert) if args.ca_cert else None):
         print(f"conformance: {problem}", file=sys.stderr)
         return 2
     if args.base_url and (problem := reachable(args.base_url)):

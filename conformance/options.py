@@ -107,6 +107,11 @@ def add_options(parser: pytest.Parser) -> None:
     add("--max-requests", type=int, help="abort the run after this many requests (default 60000)")
     add("--request-timeout", type=float, help="seconds per request (default 10)")
     add(
+        "--ca-cert",
+        help="trust this certificate authority (PEM) for an https target: sets SSL_CERT_FILE "
+        "and REQUESTS_CA_BUNDLE [CONFORMANCE_CA_CERT]",
+    )
+    add(
         "--max-failed-logins",
         type=int,
         help=f"most wrong passwords a run sends (default {logins.DEFAULT_LIMIT}, at most "
@@ -114,6 +119,24 @@ def add_options(parser: pytest.Parser) -> None:
         f"{logins.GRAFANA_LIMIT} in 5 minutes) [CONFORMANCE_MAX_FAILED_LOGINS]",
     )
     parser.addini("conformance_app", "'module:factory' for in-process runs without --base-url")
+
+
+def trust(ca_cert: str | None) -> str | None:
+    """Make both HTTP libraries of the run (httpx: SSL_CERT_FILE; requests, under
+    schemathesis: REQUESTS_CA_BUNDLE) trust `ca_cert`, or the one of the two variables
+    set, so they never disagree about a certificate. Returns why not, if it cannot."""
+    if ca_cert is not None:
+        if not Path(ca_cert).is_file():
+            return f"--ca-cert: no such file: {ca_cert}"
+        os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(
+            Path(ca_cert).resolve()
+        )
+        return None
+    given = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
+    if given:
+        os.environ.setdefault("SSL_CERT_FILE", given)
+        os.environ.setdefault("REQUESTS_CA_BUNDLE", given)
+    return None
 
 
 def _pick(config: pytest.Config, name: str, env: str, default: str | None = None) -> str | None:
@@ -177,6 +200,8 @@ def from_config(config: pytest.Config) -> RunOptions:
         ) from None
     if max_failed_logins < 0:
         raise pytest.UsageError("--max-failed-logins cannot be negative")
+    if problem := trust(_pick(config, "ca_cert", "CONFORMANCE_CA_CERT")):
+        raise pytest.UsageError(problem)
     fail_flag = config.getoption("fail_on_unobserved")
     return RunOptions(
         base_url=base_url.rstrip("/") if base_url else None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -149,3 +150,20 @@ def test_the_conformance_suite_tests_an_https_server_trusting_its_certificate(
         )
     assert trusted.returncode == 0, trusted.stdout[-3000:] + trusted.stderr[-3000:]
     assert "the server conforms" in trusted.stdout
+
+
+def test_the_suites_two_http_libraries_trust_the_same_authority(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from conformance.options import trust
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("pem")
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ca.pem")
+    assert trust(None) is None  # one variable set alone: copied to the other
+    assert os.environ["SSL_CERT_FILE"] == "/etc/ca.pem"
+    assert trust(str(ca)) is None  # --ca-cert: both, whatever was set
+    assert os.environ["SSL_CERT_FILE"] == os.environ["REQUESTS_CA_BUNDLE"] == str(ca)
+    assert trust(str(tmp_path / "none.pem")) == f"--ca-cert: no such file: {tmp_path}/none.pem"
