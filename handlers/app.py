@@ -111,9 +111,7 @@ def create_app(
             admin_password=settings.admin_password,
             admin_email=settings.admin_email,
             sqlite_synchronous=settings.sqlite_synchronous,
-            max_open=settings.max_open_conn,
-            max_idle=settings.max_idle_conn,
-            transaction_pooling=settings.transaction_pooling,
+            pooling=settings.pooling(),
         )
     store.db.before_write = ensure_thread  # never wait for the write lock on the event loop
     rules = contract.load(spec_path, version=settings.grafana_version)

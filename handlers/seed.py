@@ -40,6 +40,7 @@ from handlers.passwords import encode_password, random_string
 from handlers.progress import Progress
 from handlers.settings import DEFAULT_DATABASE_URL
 from handlers.store import Store, open_store, paging, schema
+from handlers.store.db import Pooling
 from handlers.store.errors import StartupRefused
 from handlers.store.rows import user_row
 
@@ -443,7 +444,7 @@ def seed(
     Progress goes to `stream` (stderr by default) unless `progress` is false;
     `transaction_pooling`: the URL names a pooler in transaction mode (store/db.py)."""
     started = time.perf_counter()
-    store = open_store(database_url, transaction_pooling=transaction_pooling)
+    store = open_store(database_url, pooling=Pooling(transaction_pooling=transaction_pooling))
     opened = time.perf_counter() - started
     stages = _Stages(Progress(stream, enabled=progress))
     try:

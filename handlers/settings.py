@@ -13,7 +13,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 import contract
-from handlers.store.db import MAX_IDLE_CONNECTIONS, MAX_OPEN_CONNECTIONS
+from handlers.store.db import (
+    CONN_MAX_LIFETIME,
+    MAX_IDLE_CONNECTIONS,
+    MAX_OPEN_CONNECTIONS,
+    Pooling,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///grafana-userapi.db"
 # Grafana's [database] keys for PostgreSQL's TLS, and the libpq parameters they become.
@@ -151,6 +156,8 @@ class Settings:
     # max_idle_conn): with N workers, up to N times max_open_conn at once (store/db.py).
     max_open_conn: int = MAX_OPEN_CONNECTIONS
     max_idle_conn: int = MAX_IDLE_CONNECTIONS
+    # Seconds a PostgreSQL connection is used for at most (Grafana's conn_max_lifetime).
+    conn_max_lifetime: int = CONN_MAX_LIFETIME
     # The PostgreSQL URL names a pooler that hands each transaction to any of its server
     # connections (PgBouncer's pool_mode = transaction): no session state is relied on, so
     # no prepared statements and no startup `options` (store/db.py). PostgreSQL only.
@@ -199,6 +206,7 @@ class Settings:
             sqlite_synchronous=get("USERAPI_SQLITE_SYNCHRONOUS", "FULL").upper(),
             max_open_conn=int(get("GF_DATABASE_MAX_OPEN_CONN", str(cls.max_open_conn))),
             max_idle_conn=int(get("GF_DATABASE_MAX_IDLE_CONN", str(cls.max_idle_conn))),
+            conn_max_lifetime=int(get("GF_DATABASE_CONN_MAX_LIFETIME", str(cls.conn_max_lifetime))),
             transaction_pooling=flag("USERAPI_DATABASE_TRANSACTION_POOLING", False),
             grafana_version=get("USERAPI_GRAFANA_VERSION", "") or None,
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),
@@ -312,6 +320,15 @@ class Settings:
         ):
             if not os.path.isfile(path):
                 raise ValueError(f"no such file: {path} ({name})")
+
+    def pooling(self) -> Pooling:
+        """How each server process holds its PostgreSQL connections."""
+        return Pooling(
+            max_open=self.max_open_conn,
+            max_idle=self.max_idle_conn,
+            max_lifetime=self.conn_max_lifetime,
+            transaction_pooling=self.transaction_pooling,
+        )
 
     @property
     def scheme(self) -> str:

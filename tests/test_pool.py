@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -137,3 +138,80 @@ def test_the_servers_sessions_run_without_jit_and_keep_the_urls_own_options(pg: 
         db.close()
     with pg.db.engine.connect() as conn:  # without options in the URL: JIT off alone
         assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
+
+
+@pytest.mark.postgres
+def test_a_connection_older_than_its_lifetime_is_replaced(postgres_url: str) -> None:
+    """Grafana's conn_max_lifetime: a connection taken after that many seconds is a new
+    one, on the threads' engine and on the loop's replay pool alike; within it, the same."""
+    from handlers.store.db import Database, Pooling
+
+    def pid(db: Database) -> int:
+        with db.engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    async def replay_pid(db: Database) -> int:
+        assert db.replay is not None
+        connection = await db.replay.acquire()
+        try:
+            return int(await connection.fetchval("SELECT pg_backend_pid()"))
+        finally:
+            db.replay.release(connection, clean=True)
+
+    async def replay_pids(db: Database) -> tuple[int, int]:
+        first = await replay_pid(db)
+        await asyncio.sleep(1.2)
+        return first, await replay_pid(db)
+
+    for lifetime, renewed in ((1, True), (3600, False)):
+        db = Database(postgres_url, pooling=Pooling(max_open=6, max_idle=4, max_lifetime=lifetime))
+        try:
+            first = pid(db)
+            time.sleep(1.2)
+            assert (pid(db) != first) is renewed
+            before, after = asyncio.run(replay_pids(db))
+            assert (after != before) is renewed
+        finally:
+            db.close()
+
+
+def test_the_replay_pool_closes_an_idle_connection_past_its_lifetime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With stand-in connections: one kept idle past max_lifetime is closed when next
+    taken, and a new one opened in its place; one still young is given again."""
+    import asyncpg
+
+    from handlers.store.replay import ReplayPool
+
+    opened: list[Any] = []
+
+    class Connection:
+        def __init__(self) -> None:
+            self.terminated = False
+
+        def is_closed(self) -> bool:
+            return self.terminated
+
+        def terminate(self) -> None:
+            self.terminated = True
+
+    async def connect(**_arguments: Any) -> Connection:
+        opened.append(Connection())
+        return opened[-1]
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+
+    async def twice(pool: ReplayPool) -> tuple[Any, Any]:
+        first = await pool.acquire()
+        pool.release(first, clean=True)
+        await asyncio.sleep(0.15)
+        second = await pool.acquire()
+        pool.release(second, clean=True)
+        return first, second
+
+    first, second = asyncio.run(twice(ReplayPool({}, size=1, keep=1, max_lifetime=0.1)))
+    assert second is not first and first.terminated and opened == [first, second]
+    opened.clear()
+    first, second = asyncio.run(twice(ReplayPool({}, size=1, keep=1, max_lifetime=60)))
+    assert second is first and not first.terminated and opened == [first]

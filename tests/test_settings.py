@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from handlers.settings import Settings
+from handlers.store.db import Pooling
 
 
 @pytest.mark.parametrize(
@@ -179,3 +180,15 @@ def test_https_comes_from_grafanas_server_settings_and_the_command_line(tmp_path
     assert back.with_args(["--protocol", "http"]).tls() == (None, None)
     with pytest.raises(ValueError, match="https needs a certificate and its key"):
         Settings.from_env(environ).with_args([])
+
+
+def test_the_pooling_follows_grafanas_database_settings() -> None:
+    """max_open_conn, max_idle_conn and conn_max_lifetime (Grafana's default 14400 s)."""
+    assert Settings.from_env({}).pooling() == Pooling(40, 30, 14400, False)
+    environ = {
+        "GF_DATABASE_MAX_OPEN_CONN": "8",
+        "GF_DATABASE_MAX_IDLE_CONN": "4",
+        "GF_DATABASE_CONN_MAX_LIFETIME": "60",
+        "USERAPI_DATABASE_TRANSACTION_POOLING": "true",
+    }
+    assert Settings.from_env(environ).pooling() == Pooling(8, 4, 60, True)

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from handlers.settings import Settings
-from handlers.store.db import _server_engines, pooler_hint
+from handlers.store.db import Pooling, _server_engines, pooler_hint
 from tests.support.live import ServerProcess, clean_environment, fresh_database_url
 from tests.support.pgbouncer import find_pgbouncer, running_pgbouncer
 from tests.support.postgres import free_port
@@ -161,7 +161,8 @@ def test_pooled_connections_prepare_nothing_and_send_no_options(postgres_url: st
     session keeps the server's own settings (no `options`: jit as the server has it) and
     there is no asyncpg pool; without it, psycopg prepares after five runs, and jit is off."""
     for pooling, threshold, jit, replay in ((True, None, "on", False), (False, 5, "off", True)):
-        threads, loop, replays = _server_engines(postgres_url, 4, 2, transaction_pooling=pooling)
+        limits = Pooling(max_open=4, max_idle=2, transaction_pooling=pooling)
+        threads, loop, replays = _server_engines(postgres_url, limits)
         try:
             with threads.connect() as conn:
                 driver = conn.connection.driver_connection

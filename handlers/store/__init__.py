@@ -6,7 +6,7 @@ from handlers.clock import SYSTEM, Clock
 from handlers.passwords import encode_password, random_string
 from handlers.store.bootstrap import bootstrap
 from handlers.store.dashboards import DashboardStore
-from handlers.store.db import MAX_IDLE_CONNECTIONS, MAX_OPEN_CONNECTIONS, Database
+from handlers.store.db import DEFAULT_POOLING, Database, Pooling
 from handlers.store.errors import (
     AlreadyMember,
     DashboardNotFound,
@@ -74,22 +74,17 @@ def open_store(
     admin_email: str = "admin@localhost",
     sqlite_synchronous: str = "FULL",
     clock: Clock = SYSTEM,
-    max_open: int = MAX_OPEN_CONNECTIONS,
-    max_idle: int = MAX_IDLE_CONNECTIONS,
-    transaction_pooling: bool = False,
+    pooling: Pooling = DEFAULT_POOLING,
 ) -> Store:
     """Open (and migrate) the database at `url`; create Grafana's defaults on first start.
     `sqlite_synchronous`: SQLite's synchronous mode for a file database (see db.py);
-    `clock`: the server's time (handlers/clock.py); `max_open`, `max_idle`: PostgreSQL
-    connections this process may hold; `transaction_pooling`: the URL names a pooler in
-    transaction mode (see db.py)."""
+    `clock`: the server's time (handlers/clock.py); `pooling`: how this process holds
+    PostgreSQL connections (see db.py)."""
     db = Database(
         url,
         sqlite_synchronous=sqlite_synchronous,
         clock=clock,
-        max_open=max_open,
-        max_idle=max_idle,
-        transaction_pooling=transaction_pooling,
+        pooling=pooling,
     )
     db.migrate()
     salt = random_string(10)

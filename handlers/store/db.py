@@ -9,6 +9,7 @@ import string
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -105,7 +106,25 @@ def _ping_when_idle(engine: Engine) -> None:
 # concurrent requests with 10 idle for reads).
 MAX_OPEN_CONNECTIONS = 40
 MAX_IDLE_CONNECTIONS = 30
+# Seconds a connection is used for at most, then replaced (Grafana's [database]
+# conn_max_lifetime and its default; 0: as long as it lives).
+CONN_MAX_LIFETIME = 14400
 APPLICATION_NAME = "grafana-userapi"
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """How a server process holds its PostgreSQL connections: at most `max_open` at once,
+    `max_idle` kept while unused, each for at most `max_lifetime` seconds (0: no limit);
+    `transaction_pooling`: the URL names a pooler in transaction mode (_server_engines)."""
+
+    max_open: int = MAX_OPEN_CONNECTIONS
+    max_idle: int = MAX_IDLE_CONNECTIONS
+    max_lifetime: int = CONN_MAX_LIFETIME
+    transaction_pooling: bool = False
+
+
+DEFAULT_POOLING = Pooling()
 
 
 def _pool_split(max_open: int, max_idle: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -161,15 +180,13 @@ def _session_options(url: str) -> str:
     return f"{given} {ours}" if given else ours
 
 
-def _server_engines(
-    url: str, max_open: int, max_idle: int, *, transaction_pooling: bool = False
-) -> tuple[Engine, AsyncEngine, ReplayPool | None]:
+def _server_engines(url: str, pooling: Pooling) -> tuple[Engine, AsyncEngine, ReplayPool | None]:
     """PostgreSQL: the worker threads' engine (psycopg's blocking connections), the event
     loop's (psycopg's asyncio connections, in autocommit: reads only, each statement its
     own snapshot, as fast.raw_read reads there too) and the loop's asyncpg pool for reads
     answered ahead (store/replay.py).
 
-    `transaction_pooling`: the URL names a pooler that may run each transaction on another
+    `pooling.transaction_pooling`: the URL names a pooler that may run each transaction on another
     server connection (PgBouncer's transaction mode). A named prepared statement lives on
     one server connection, so none is made: psycopg prepares none (it would after five
     runs of a statement) and there is no asyncpg pool (asyncpg prepares every statement
@@ -177,17 +194,20 @@ def _server_engines(
     are passed as they are, and SESSION_SETTINGS are the pooler's to set."""
     from sqlalchemy.ext.asyncio import create_async_engine  # not imported on SQLite
 
-    loop_pool, thread_pool = _pool_split(max_open, max_idle)
+    loop_pool, thread_pool = _pool_split(pooling.max_open, pooling.max_idle)
+    lifetime = pooling.max_lifetime
     named: dict[str, Any]
     replay: ReplayPool | None
-    if transaction_pooling:
+    if pooling.transaction_pooling:
         named = {"connect_args": {"application_name": APPLICATION_NAME, "prepare_threshold": None}}
         replay = None
     else:
         replay_pool, loop_pool = _replay_split(loop_pool)
         options = _session_options(url)
         named = {"connect_args": {"application_name": APPLICATION_NAME, "options": options}}
-        replay = ReplayPool(connect_arguments(url, APPLICATION_NAME, options), **replay_pool)
+        arguments = connect_arguments(url, APPLICATION_NAME, options)
+        replay = ReplayPool(arguments, **replay_pool, max_lifetime=lifetime)
+    named["pool_recycle"] = lifetime if lifetime > 0 else -1
     threads = create_engine(url, **thread_pool, **named)
     # Autocommit and reads only: a returned connection holds no transaction to roll back,
     # so the pool skips its reset (an awaited no-op rollback: half of a checkout's cost).
@@ -313,7 +333,7 @@ def _startup_refusals(db: Database) -> Iterator[None]:
             raise
         where = make_url(db.url)
         name = found.group(1)
-        if db.transaction_pooling or name != "options":
+        if db.pooling.transaction_pooling or name != "options":
             advice = f"take {name} out of the database URL"
         else:
             advice = (
@@ -352,12 +372,10 @@ class Database:
         *,
         sqlite_synchronous: str = "FULL",
         clock: Clock = SYSTEM,
-        max_open: int = MAX_OPEN_CONNECTIONS,
-        max_idle: int = MAX_IDLE_CONNECTIONS,
-        transaction_pooling: bool = False,
+        pooling: Pooling = DEFAULT_POOLING,
     ) -> None:
         self.url = url
-        self.transaction_pooling = transaction_pooling
+        self.pooling = pooling
         # The server's one source of time (handlers/clock.py): rows, ages, expiries.
         self.clock = clock
         # On PostgreSQL a second engine serves reads on the event loop (on_loop).
@@ -367,9 +385,7 @@ class Database:
         if server_url(url).startswith("sqlite"):
             self.engine = make_engine(url, sqlite_synchronous)
         else:
-            self.engine, self.loop_engine, self.replay = _server_engines(
-                server_url(url), max_open, max_idle, transaction_pooling=transaction_pooling
-            )
+            self.engine, self.loop_engine, self.replay = _server_engines(server_url(url), pooling)
         self.dialect = self.engine.dialect.name
         # Whether search can use SQLite's FTS5 trigram table; found once, after migrating.
         self.fts = False

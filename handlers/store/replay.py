@@ -31,6 +31,7 @@ import functools
 import logging
 import shlex
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -163,10 +164,15 @@ class ReplayPool:
     pool costs ~40 us of CPU more per read here: a task per release, a timer per
     connection)."""
 
-    def __init__(self, arguments: dict[str, Any], size: int, keep: int) -> None:
+    def __init__(
+        self, arguments: dict[str, Any], size: int, keep: int, max_lifetime: float = 0
+    ) -> None:
         self._arguments = arguments
         self.size = size
         self.keep = keep
+        # Seconds a connection serves at most (0: no limit); replaced when taken later.
+        self.max_lifetime = max_lifetime
+        self._born: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         self._slots: _Slots | None = None
         self._retry_at = 0.0
 
@@ -192,19 +198,22 @@ class ReplayPool:
 
     async def acquire(self) -> Any:
         """A connection; opened when none is idle and fewer than `size` are open, else the
-        first given back. Raises what connecting raises."""
-        import asyncpg
-
+        first given back (one older than max_lifetime is closed instead). Raises what
+        connecting raises."""
         slots = self._here()
         while True:
             while slots.idle:
                 connection = slots.idle.pop()
-                if not connection.is_closed():
+                if connection.is_closed():
+                    slots.opened -= 1
+                elif self._expired(connection):
+                    connection.terminate()  # (idle: no query of its own to cut short)
+                    slots.opened -= 1
+                else:
                     return connection
-                slots.opened -= 1
             if slots.opened < self.size:
                 slots.opened += 1
-                opening = slots.loop.create_task(asyncpg.connect(**self._arguments))
+                opening = slots.loop.create_task(self._connect())
                 try:
                     # Shielded: a caller cancelled meanwhile leaves the new connection to
                     # the pool (a handshake cut short leaves asyncpg's futures failing).
@@ -229,6 +238,18 @@ class ReplayPool:
                 else:
                     slots.waiting.remove(waiter)
                 raise
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        connection = await asyncpg.connect(**self._arguments)
+        self._born[connection] = time.monotonic()
+        return connection
+
+    def _expired(self, connection: Any) -> bool:
+        if self.max_lifetime <= 0:
+            return False
+        return time.monotonic() - self._born.get(connection, 0.0) > self.max_lifetime
 
     def release(self, connection: Any, *, clean: bool) -> None:
         """Give `connection` back (on the loop that acquired it); one not `clean` (its read
