@@ -26,7 +26,12 @@ from sqlalchemy import create_engine, text
 
 from handlers.settings import Settings
 from handlers.store.db import Pooling, _server_engines, pooler_hint
-from tests.support.live import ServerProcess, clean_environment, fresh_database_url
+from tests.support.live import (
+    ServerProcess,
+    clean_environment,
+    fresh_database_url,
+    refused_at_start,
+)
 from tests.support.pgbouncer import find_pgbouncer, running_pgbouncer
 from tests.support.postgres import free_port
 
@@ -124,18 +129,9 @@ def test_the_server_serves_reads_and_writes_through_pgbouncer(
 def test_without_the_setting_the_server_says_what_to_set(pgbouncer: str, tmp_path: Path) -> None:
     """PgBouncer refuses the `options` the server sends (its session settings): the server
     stops at start, saying so and what to set, not with a traceback."""
-    port = free_port()
-    done = subprocess.run(
-        [sys.executable, "-m", "handlers", "--port", str(port), "--database-url", pgbouncer],
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode != 0
-    assert "refused the connection's startup parameter 'options'" in done.stderr, done.stderr
-    assert all(words in done.stderr for words in SETTING_WORDS), done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
+    said = refused_at_start(["--port", str(free_port()), "--database-url", pgbouncer])
+    assert "refused the connection's startup parameter 'options'" in said, said
+    assert all(words in said for words in SETTING_WORDS), said
 
 
 def test_lost_prepared_statements_are_named_in_the_log(database: str, tmp_path: Path) -> None:

@@ -142,6 +142,22 @@ def running_server(
         server.stop()
 
 
+def refused_at_start(args: Sequence[str], env: Mapping[str, str] = {}) -> str:
+    """Run `python -m handlers ARGS`, which must stop at start (exit 1) with a message of
+    its own, no traceback; returns what it wrote on stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "handlers", *args],
+        env=clean_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.startswith("grafana-userapi: ") or "\ngrafana-userapi: " in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    return done.stderr
+
+
 def fresh_database_url(backend: str, folder: Path, postgres_url: str | None = None) -> str:
     """A new, empty database: a SQLite file in `folder`, or a new PostgreSQL database."""
     if backend == "sqlite":
