@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,6 +63,12 @@ def _main(argv: Sequence[str] | None) -> None:
             USERAPI_GRAFANA_VERSION=settings.grafana_version or "",
             USERAPI_DATABASE_TRANSACTION_POOLING=str(settings.transaction_pooling),
         )
+        # The database is opened (and migrated) once here first: a database the workers
+        # could not use stops the server with its reason, not each worker in a loop.
+        from handlers.app import open_database
+
+        with _database_errors(settings):
+            open_database(settings).close()
         serving()
         certificate, key = settings.tls()
         uvicorn.run(
@@ -77,13 +84,11 @@ def _main(argv: Sequence[str] | None) -> None:
             ssl_keyfile=key,
         )
         return
-    from handlers.app import create_app
-    from handlers.store.errors import StartupRefused
+    from handlers.app import create_app, open_database
 
-    try:
-        app = create_app(settings)
-    except StartupRefused as exc:
-        raise SystemExit(f"grafana-userapi: {exc}") from None
+    with _database_errors(settings):
+        store = open_database(settings)
+    app = create_app(settings, store)
     print(
         f"grafana-userapi listening on {settings.scheme}://{settings.http_addr}:"
         f"{settings.http_port}"
@@ -137,6 +142,26 @@ def _run(app: Any, settings: Settings, protocol: Any, *, grace: int) -> None:
         ssl_certfile=certificate,
         ssl_keyfile=key,
     )
+
+
+@contextlib.contextmanager
+def _database_errors(settings: Settings) -> Iterator[None]:
+    """A database the server cannot open stops it at start with the reason, not a
+    traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from handlers.store.errors import StartupRefused
+
+    try:
+        yield
+    except StartupRefused as exc:
+        raise SystemExit(f"grafana-userapi: {exc}") from None
+    except (DBAPIError, OSError) as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = str(cause).strip() or type(cause).__name__
+        raise SystemExit(
+            f"grafana-userapi: cannot open the database {shown(settings.database_url)}: {reason}"
+        ) from None
 
 
 def shown(url: str) -> str:

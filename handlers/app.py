@@ -98,6 +98,19 @@ def resolve(spec: Contract) -> Callable[[str], Callable[..., Any]]:
     return function_for
 
 
+def open_database(settings: Settings) -> Store:
+    """The database `settings` name, opened and migrated (its first Grafana Admin created
+    on first start)."""
+    return open_store(
+        settings.database_url,
+        admin_login=settings.admin_user,
+        admin_password=settings.admin_password,
+        admin_email=settings.admin_email,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pooling=settings.pooling(),
+    )
+
+
 def create_app(
     settings: Settings, store: Store | None = None, *, spec_path: Path = contract.SPEC_PATH
 ) -> AsyncApp:
@@ -105,14 +118,7 @@ def create_app(
     `spec_path` to serve another contract than the shipped one."""
     library_patches.cache_connexion_argument_inspection()
     if store is None:
-        store = open_store(
-            settings.database_url,
-            admin_login=settings.admin_user,
-            admin_password=settings.admin_password,
-            admin_email=settings.admin_email,
-            sqlite_synchronous=settings.sqlite_synchronous,
-            pooling=settings.pooling(),
-        )
+        store = open_database(settings)
     store.db.before_write = ensure_thread  # never wait for the write lock on the event loop
     rules = contract.load(spec_path, version=settings.grafana_version)
     app = AsyncApp(__name__)

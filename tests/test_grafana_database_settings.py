@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from tests.support.live import ServerProcess, fresh_database_url, refused_at_start
+from tests.support.postgres import free_port
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
 PASSWORD = "not-in-the-log"  # the test PostgreSQL trusts loopback: any password is taken
@@ -99,3 +100,20 @@ def test_grafanas_sqlite3_file_is_made_in_its_data_folder(tmp_path: Path) -> Non
 )
 def test_a_database_the_server_cannot_use_stops_it_at_start(env: dict[str, str], said: str) -> None:
     assert f"grafana-userapi: {said}" in refused_at_start([], env)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_database_the_server_cannot_open_stops_it_with_the_reason(
+    workers: str, tmp_path: Path
+) -> None:
+    """Nothing listening at the PostgreSQL address, or a SQLite folder that cannot be
+    made: the server (with workers, before starting any) says which database and why,
+    its password masked, and exits 1."""
+    closed = f"postgresql://nobody:{PASSWORD}@127.0.0.1:{free_port()}/none"
+    said = refused_at_start(["--database-url", closed, "--workers", workers])
+    assert "cannot open the database postgresql://nobody:***@127.0.0.1:" in said, said
+    assert "Connection refused" in said and PASSWORD not in said
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    said = refused_at_start(["--database-url", f"sqlite:///{blocked}/g.db", "--workers", workers])
+    assert f"cannot open the database sqlite:///{blocked}/g.db:" in said, said

@@ -184,14 +184,15 @@ def _server_engines(url: str, pooling: Pooling) -> tuple[Engine, AsyncEngine, Re
     """PostgreSQL: the worker threads' engine (psycopg's blocking connections), the event
     loop's (psycopg's asyncio connections, in autocommit: reads only, each statement its
     own snapshot, as fast.raw_read reads there too) and the loop's asyncpg pool for reads
-    answered ahead (store/replay.py).
+    answered ahead (store/replay.py). Each replaces a connection older than
+    `pooling.max_lifetime` when it is next taken.
 
-    `pooling.transaction_pooling`: the URL names a pooler that may run each transaction on another
-    server connection (PgBouncer's transaction mode). A named prepared statement lives on
-    one server connection, so none is made: psycopg prepares none (it would after five
-    runs of a statement) and there is no asyncpg pool (asyncpg prepares every statement
-    under a name). No startup `options` either (PgBouncer refuses them): the URL's own
-    are passed as they are, and SESSION_SETTINGS are the pooler's to set."""
+    `pooling.transaction_pooling`: the URL names a pooler that may run each transaction
+    on another server connection (PgBouncer's transaction mode). A named prepared
+    statement lives on one server connection, so none is made: psycopg prepares none (it
+    would after five runs of a statement) and there is no asyncpg pool (asyncpg prepares
+    every statement under a name). No startup `options` either (PgBouncer refuses them):
+    the URL's own are passed as they are, and SESSION_SETTINGS are the pooler's to set."""
     from sqlalchemy.ext.asyncio import create_async_engine  # not imported on SQLite
 
     loop_pool, thread_pool = _pool_split(pooling.max_open, pooling.max_idle)
@@ -331,7 +332,8 @@ def _startup_refusals(db: Database) -> Iterator[None]:
         found = _REFUSED_PARAMETER.search(str(exc.orig))
         if found is None:
             raise
-        where = make_url(db.url)
+        url = make_url(db.url)
+        where = f"{url.host}:{url.port or 5432}" if url.host else url.query.get("host", "")
         name = found.group(1)
         if db.pooling.transaction_pooling or name != "options":
             advice = f"take {name} out of the database URL"
@@ -341,7 +343,7 @@ def _startup_refusals(db: Database) -> Iterator[None]:
                 "serve with --transaction-pooling (USERAPI_DATABASE_TRANSACTION_POOLING=true)"
             )
         raise StartupRefused(
-            f"the database at {where.host}:{where.port or 5432} refused the connection's "
+            f"the database at {where or 'localhost'} refused the connection's "
             f"startup parameter {name!r}; {advice}"
         ) from exc
 
