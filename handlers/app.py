@@ -32,6 +32,7 @@ from handlers.middleware import (
     MediaTypeMiddleware,
     MetricsMiddleware,
     SpecMiddleware,
+    SubPathMiddleware,
     TrailingSlashMiddleware,
     UnreadQueryMiddleware,
     UserUidMiddleware,
@@ -147,6 +148,12 @@ def create_app(
             ),
         )
     errors.register(app)
+    if settings.sub_path:  # first: every middleware after it sees the path without it
+        app.add_middleware(
+            SubPathMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            prefix=settings.sub_path,
+        )
     app.add_middleware(
         ContextMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

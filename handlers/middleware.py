@@ -227,6 +227,29 @@ class SpecMiddleware:
         await self.app(scope, receive, send)
 
 
+class SubPathMiddleware:
+    """Grafana's serve_from_sub_path: a path under the root URL's sub path (`/grafana/api/
+    user` for root_url `https://host/grafana/`) is served as the path without it, as
+    Grafana's router trims the prefix; paths without it are served as they are (API clients
+    pointed at the server itself)."""
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.raw_prefix = prefix.encode()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == self.prefix or path.startswith(self.prefix + "/")):
+            raw: bytes = scope.get("raw_path") or path.encode()
+            scope = {
+                **scope,
+                "path": path[len(self.prefix) :] or "/",
+                "raw_path": raw[len(self.raw_prefix) :] or b"/",
+            }
+        await self.app(scope, receive, send)
+
+
 class TrailingSlashMiddleware:
     """Grafana's router ignores a trailing slash (`/api/user/` is `/api/user`); Starlette
     would answer 307. The interactive docs at /docs/ keep theirs."""

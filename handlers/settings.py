@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -120,6 +121,10 @@ class Settings:
 
     http_addr: str = "127.0.0.1"
     http_port: int = 3000
+    # Grafana's [server] root_url and serve_from_sub_path: with both, paths under the root
+    # URL's path (its sub path) are served too (handlers/middleware.py, SubPathMiddleware).
+    root_url: str = ""
+    serve_from_sub_path: bool = False
     # Grafana's [server] protocol: "http", or "https" with cert_file and cert_key (PEM).
     protocol: str = "http"
     cert_file: str = ""
@@ -180,6 +185,8 @@ class Settings:
         return cls(
             http_addr=get("GF_SERVER_HTTP_ADDR", cls.http_addr) or "0.0.0.0",
             http_port=int(get("GF_SERVER_HTTP_PORT", str(cls.http_port))),
+            root_url=get("GF_SERVER_ROOT_URL", ""),
+            serve_from_sub_path=flag("GF_SERVER_SERVE_FROM_SUB_PATH", False),
             protocol=get("GF_SERVER_PROTOCOL", cls.protocol).strip().lower() or cls.protocol,
             cert_file=get("GF_SERVER_CERT_FILE", ""),
             cert_key=get("GF_SERVER_CERT_KEY", ""),
@@ -320,6 +327,16 @@ class Settings:
         ):
             if not os.path.isfile(path):
                 raise ValueError(f"no such file: {path} ({name})")
+
+    @property
+    def sub_path(self) -> str:
+        """The path the server is also served under ("" for none): root_url's path without
+        its last slash, when serve_from_sub_path (Grafana's parseAppUrlAndSubUrl; the
+        `%(name)s` of Grafana's default root_url stand for no path)."""
+        if not self.serve_from_sub_path:
+            return ""
+        path = urlsplit(re.sub(r"%\(\w+\)s", "x", self.root_url)).path
+        return path.rstrip("/")
 
     def pooling(self) -> Pooling:
         """How each server process holds its PostgreSQL connections."""
