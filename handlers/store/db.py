@@ -476,6 +476,12 @@ class Database:
             raise ConnectionNeeded()
         return held[1].connection()
 
+    def holds(self, *texts: str) -> bool:
+        """Whether the database can hold every one of `texts`. PostgreSQL's text holds no
+        NUL character (SQLite's does): no row has such a value, so a read looking for one
+        finds nothing, as it does on SQLite, instead of failing."""
+        return self.dialect != "postgresql" or not any("\x00" in text for text in texts)
+
     def replaying(self) -> Replay | None:
         """The Replay standing in for a cursor in a call run ahead of its reads (on_loop's
         `lazily`), if that is what runs now."""

@@ -132,6 +132,8 @@ class OrgStore:
     ) -> list[tuple[int, str]]:
         """(id, name) of the orgs whose name starts with `query` and is `name` (each filter
         only when not empty), in id order, `limit` from `offset` as Grafana pages them."""
+        if not self.db.holds(query, name):
+            return []
         statement = select(ORG.c.id, ORG.c.name).order_by(ORG.c.id)
         if query:  # as Grafana: the text is not escaped, % and _ are wildcards in it too
             statement = statement.where(ORG.c.name.like(query + "%"))
@@ -142,6 +144,8 @@ class OrgStore:
         return [(int(r.id), str(r.name)) for r in rows]
 
     def org_by_name(self, name: str) -> tuple[int, str]:
+        if not self.db.holds(name):
+            raise OrgNotFound(name)
         with self.db.read() as conn:
             row = conn.execute(select(ORG.c.id, ORG.c.name).where(ORG.c.name == name)).first()
         if row is None:

@@ -344,6 +344,8 @@ class UserStore:
         for this name since `failures_since` (not counted when None). A known name costs one
         statement; only a name without an account is counted on its own."""
         value = go_lower(login_or_email)
+        if not self.db.holds(value):
+            return None, None, 0  # no account has that name, nor a failure recorded for it
         dialect = self.db.engine.dialect
         name = "credentials_email" if "@" in value else "credentials_login"
         counting = failures_since is not None
@@ -389,6 +391,8 @@ class UserStore:
         ranked = tuple(ranked_keys.values())
         dialect = self.db.engine.dialect
         pattern = like_pattern(query)
+        if not self.db.holds(query):
+            return Page(items=[], total_count=0, page=page, per_page=per_page)
         if query and dialect.name == "sqlite" and len(pattern.encode()) > SQLITE_LIKE_LIMIT:
             if shortest_match(pattern) > self._longest_text():
                 # What the database would answer, could it run the query.
