@@ -480,7 +480,9 @@ class Database:
         """Whether the database can hold every one of `texts`. PostgreSQL's text holds no
         NUL character (SQLite's does): no row has such a value, so a read looking for one
         finds nothing, as it does on SQLite, instead of failing."""
-        return self.dialect != "postgresql" or not any("\x00" in text for text in texts)
+        if self.dialect != "postgresql":
+            return True
+        return "\x00" not in "".join(texts)
 
     def replaying(self) -> Replay | None:
         """The Replay standing in for a cursor in a call run ahead of its reads (on_loop's
