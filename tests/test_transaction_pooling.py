@@ -11,7 +11,6 @@ refuses its `options`, and in the log when prepared statements go missing.
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import sys
 import uuid
@@ -32,7 +31,7 @@ from tests.support.live import (
     fresh_database_url,
     refused_at_start,
 )
-from tests.support.pgbouncer import find_pgbouncer, running_pgbouncer
+from tests.support.pgbouncer import needs_pgbouncer, running_pgbouncer
 from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.postgres]
@@ -55,18 +54,9 @@ def database(postgres_url: str, tmp_path: Path) -> str:
     return fresh_database_url("postgres", tmp_path, postgres_url)
 
 
-def _needs_pgbouncer() -> None:
-    """Skipped where pgbouncer is not installed, except when USERAPI_REQUIRE_PGBOUNCER=1
-    (as CI sets): there its absence is a failure."""
-    if find_pgbouncer() is None:
-        if os.environ.get("USERAPI_REQUIRE_PGBOUNCER") == "1":
-            pytest.fail("pgbouncer is required (USERAPI_REQUIRE_PGBOUNCER=1) but not installed")
-        pytest.skip("pgbouncer is not installed")
-
-
 @pytest.fixture
 def pgbouncer(database: str) -> Iterator[str]:
-    _needs_pgbouncer()
+    needs_pgbouncer()
     with running_pgbouncer(database) as url:
         yield url
 
@@ -138,7 +128,7 @@ def test_lost_prepared_statements_are_named_in_the_log(database: str, tmp_path: 
     """A PgBouncer told to let `options` through, with a server not told of it: the
     statements psycopg prepares (after five runs) go missing between server connections.
     Those requests fail; the log says why and what to set."""
-    _needs_pgbouncer()
+    needs_pgbouncer()
     with running_pgbouncer(database, ignore="options") as url:
         server = ServerProcess(url, tmp_path / "server.log")
         server.start()

@@ -10,9 +10,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import make_url
 
 from tests.support.postgres import _wait, free_port
+
+
+def needs_pgbouncer() -> None:
+    """Skip the calling test where pgbouncer is not installed, except when
+    USERAPI_REQUIRE_PGBOUNCER=1 (as CI sets): there its absence is a failure."""
+    if find_pgbouncer() is None:
+        if os.environ.get("USERAPI_REQUIRE_PGBOUNCER") == "1":
+            pytest.fail("pgbouncer is required (USERAPI_REQUIRE_PGBOUNCER=1) but not installed")
+        pytest.skip("pgbouncer is not installed")
 
 
 def find_pgbouncer() -> str | None:
