@@ -241,12 +241,11 @@ class SubPathMiddleware:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and (path == self.prefix or path.startswith(self.prefix + "/")):
-            raw: bytes = scope.get("raw_path") or path.encode()
-            scope = {
-                **scope,
-                "path": path[len(self.prefix) :] or "/",
-                "raw_path": raw[len(self.raw_prefix) :] or b"/",
-            }
+            rest = path[len(self.prefix) :] or "/"
+            raw: bytes = scope.get("raw_path") or b""
+            # (A prefix written %-escaped is found in the decoded path only.)
+            raw = raw[len(self.raw_prefix) :] if raw.startswith(self.raw_prefix) else b""
+            scope = {**scope, "path": rest, "raw_path": raw or rest.encode()}
         await self.app(scope, receive, send)
 
 

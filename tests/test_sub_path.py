@@ -29,6 +29,7 @@ def test_the_api_answers_under_the_sub_path_and_at_the_root(root_url: str) -> No
     login = client.post("/grafana/login", json={"user": "admin", "password": "admin"})
     assert login.status_code == 200 and "grafana_session" in login.cookies
     assert client.get("/grafana/api/nothing", auth=ADMIN).status_code == 404
+    assert client.get("/graf%61na/api/user", auth=ADMIN).json()["login"] == "admin"
     # A path merely beginning with the sub path's letters is no route.
     assert client.get("/grafanaapi/user", auth=ADMIN).status_code == 404
 
