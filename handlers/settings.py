@@ -182,9 +182,16 @@ class Settings:
         def flag(name: str, default: bool) -> bool:
             return get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
+        def whole(name: str, default: int) -> int:
+            value = get(name, str(default))
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+
         return cls(
             http_addr=get("GF_SERVER_HTTP_ADDR", cls.http_addr) or "0.0.0.0",
-            http_port=int(get("GF_SERVER_HTTP_PORT", str(cls.http_port))),
+            http_port=whole("GF_SERVER_HTTP_PORT", cls.http_port),
             root_url=get("GF_SERVER_ROOT_URL", ""),
             serve_from_sub_path=flag("GF_SERVER_SERVE_FROM_SUB_PATH", False),
             protocol=get("GF_SERVER_PROTOCOL", cls.protocol).strip().lower() or cls.protocol,
@@ -198,7 +205,7 @@ class Settings:
             cookie_name=get("GF_AUTH_LOGIN_COOKIE_NAME", cls.cookie_name),
             # As Grafana: at least one attempt is always allowed.
             brute_force_max_attempts=max(
-                1, int(get("GF_SECURITY_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS", "5"))
+                1, whole("GF_SECURITY_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS", 5)
             ),
             disable_brute_force_protection=flag(
                 "GF_SECURITY_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION", False
@@ -211,9 +218,9 @@ class Settings:
             ),
             read_timeout=seconds(get("GF_SERVER_READ_TIMEOUT", "30s")),
             sqlite_synchronous=get("USERAPI_SQLITE_SYNCHRONOUS", "FULL").upper(),
-            max_open_conn=int(get("GF_DATABASE_MAX_OPEN_CONN", str(cls.max_open_conn))),
-            max_idle_conn=int(get("GF_DATABASE_MAX_IDLE_CONN", str(cls.max_idle_conn))),
-            conn_max_lifetime=int(get("GF_DATABASE_CONN_MAX_LIFETIME", str(cls.conn_max_lifetime))),
+            max_open_conn=whole("GF_DATABASE_MAX_OPEN_CONN", cls.max_open_conn),
+            max_idle_conn=whole("GF_DATABASE_MAX_IDLE_CONN", cls.max_idle_conn),
+            conn_max_lifetime=whole("GF_DATABASE_CONN_MAX_LIFETIME", cls.conn_max_lifetime),
             transaction_pooling=flag("USERAPI_DATABASE_TRANSACTION_POOLING", False),
             grafana_version=get("USERAPI_GRAFANA_VERSION", "") or None,
             credential_cache=flag("USERAPI_CREDENTIAL_CACHE", True),

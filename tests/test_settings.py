@@ -192,3 +192,18 @@ def test_the_pooling_follows_grafanas_database_settings() -> None:
         "USERAPI_DATABASE_TRANSACTION_POOLING": "true",
     }
     assert Settings.from_env(environ).pooling() == Pooling(8, 4, 60, True)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "GF_SERVER_HTTP_PORT",
+        "GF_SECURITY_BRUTE_FORCE_LOGIN_PROTECTION_MAX_ATTEMPTS",
+        "GF_DATABASE_MAX_OPEN_CONN",
+        "GF_DATABASE_MAX_IDLE_CONN",
+        "GF_DATABASE_CONN_MAX_LIFETIME",
+    ],
+)
+def test_a_number_setting_that_is_no_number_is_refused_by_name(name: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name} must be a whole number, not '4h'$"):
+        Settings.from_env({name: "4h"})
