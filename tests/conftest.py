@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,21 @@ def reset(store: Store) -> None:
             password_hash=encode_password("admin", salt),
             salt=salt,
         )
+
+
+@pytest.fixture
+def pg(postgres_store: Store) -> Store:
+    """The shared PostgreSQL store, holding only Grafana's defaults (a module may define
+    its own `pg`, as tests/test_pool.py does)."""
+    reset(postgres_store)
+    return postgres_store
+
+
+@pytest.fixture
+def runner() -> Iterator[asyncio.Runner]:
+    """One event loop for a whole test (the replay pool's connections belong to it)."""
+    with asyncio.Runner() as loop:
+        yield loop
 
 
 @pytest.fixture(scope="session")
